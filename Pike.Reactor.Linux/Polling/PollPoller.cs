@@ -1,0 +1,161 @@
+using System;
+using System.Runtime.InteropServices;
+using System.Runtime.Versioning;
+
+namespace Pike.Reactor.Linux;
+
+/// <summary>
+/// poll(2) over a dense array of <c>pollfd</c> (entry 0 is the wake-up eventfd). Each wait
+/// costs time in proportion to the number of registered sockets; prefer <see cref="EpollPoller"/>.
+/// </summary>
+[SupportedOSPlatform("linux")]
+public sealed class PollPoller : BasePoller
+{
+    private readonly EventFdWaker _waker;
+    private PollFd[] _fds = new PollFd[64];
+    private nint[] _keys = new nint[64];
+    private int[] _indexBySlot = new int[64];
+    private int _count;
+    private nint[] _readyKeys = new nint[64];
+    private IoEvents[] _readyEvents = new IoEvents[64];
+
+    /// <summary>Creates the poller and its wake-up eventfd.</summary>
+    /// <exception cref="NativeCallException">The kernel refused eventfd.</exception>
+    public PollPoller()
+    {
+        _waker = new EventFdWaker();
+        _fds[0] = new PollFd { Fd = _waker.Fd, Events = Interop.Libc.POLLIN };
+        _keys[0] = (nint)WakeKey;
+        _count = 1;
+    }
+
+    /// <inheritdoc/>
+    public override string Name => "poll";
+
+    /// <inheritdoc/>
+    public override void Poll(TimeSpan timeout) => PollCore(timeout);
+
+    /// <inheritdoc/>
+    protected override unsafe int WaitForEvents(int timeoutMilliseconds)
+    {
+        int ready;
+        fixed (PollFd* fds = _fds)
+        {
+            ready = Interop.Libc.poll(fds, (nuint)_count, timeoutMilliseconds);
+        }
+
+        if (ready < 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            return errno == Interop.Libc.EINTR ? -1 : throw new NativeCallException("poll", errno);
+        }
+
+        // Copy out before dispatching: handlers add and remove entries of _fds.
+        if (_readyKeys.Length < ready)
+        {
+            Array.Resize(ref _readyKeys, Math.Max(ready, _readyKeys.Length * 2));
+            Array.Resize(ref _readyEvents, _readyKeys.Length);
+        }
+
+        int found = 0;
+        for (int i = 0; i < _count && found < ready; i++)
+        {
+            short revents = _fds[i].Revents;
+            if (revents == 0)
+            {
+                continue;
+            }
+
+            IoEvents events = IoEvents.None;
+            if ((revents & (Interop.Libc.POLLIN | Interop.Libc.POLLRDHUP | Interop.Libc.POLLHUP | Interop.Libc.POLLERR | Interop.Libc.POLLNVAL)) != 0)
+            {
+                events |= IoEvents.Read;
+            }
+
+            if ((revents & (Interop.Libc.POLLOUT | Interop.Libc.POLLHUP | Interop.Libc.POLLERR | Interop.Libc.POLLNVAL)) != 0)
+            {
+                events |= IoEvents.Write;
+            }
+
+            _readyKeys[found] = _keys[i];
+            _readyEvents[found] = events;
+            found++;
+        }
+
+        return found;
+    }
+
+    /// <inheritdoc/>
+    protected override void DispatchEvents(int count)
+    {
+        for (int i = 0; i < count; i++)
+        {
+            nint key = _readyKeys[i];
+            if (key == WakeKey)
+            {
+                _waker.Drain();
+                AcknowledgeWake();
+            }
+            else
+            {
+                ProcessEvent(key, _readyEvents[i]);
+            }
+        }
+    }
+
+    /// <inheritdoc/>
+    protected override void RegisterHandle(nint handle, nint key, IoEvents interest)
+    {
+        if (_count == _fds.Length)
+        {
+            Array.Resize(ref _fds, _fds.Length * 2);
+            Array.Resize(ref _keys, _fds.Length);
+        }
+
+        int slot = SlotIndex(key);
+        if (slot >= _indexBySlot.Length)
+        {
+            Array.Resize(ref _indexBySlot, Math.Max(slot + 1, _indexBySlot.Length * 2));
+        }
+
+        _fds[_count] = new PollFd { Fd = (int)handle, Events = MaskFor(interest) };
+        _keys[_count] = key;
+        _indexBySlot[slot] = _count;
+        _count++;
+    }
+
+    /// <inheritdoc/>
+    protected override void ModifyHandle(nint handle, nint key, IoEvents previous, IoEvents interest) =>
+        _fds[_indexBySlot[SlotIndex(key)]].Events = MaskFor(interest);
+
+    /// <inheritdoc/>
+    protected override void UnregisterHandle(nint handle, nint key)
+    {
+        int index = _indexBySlot[SlotIndex(key)];
+        int last = _count - 1;
+        if (index != last)
+        {
+            _fds[index] = _fds[last];
+            _keys[index] = _keys[last];
+            _indexBySlot[SlotIndex(_keys[index])] = index;
+        }
+
+        _fds[last] = default;
+        _keys[last] = 0;
+        _count--;
+    }
+
+    /// <inheritdoc/>
+    protected override void SignalWake() => _waker.Signal();
+
+    /// <inheritdoc/>
+    protected override void Dispose(bool disposing)
+    {
+        _waker.Dispose();
+        base.Dispose(disposing);
+    }
+
+    private static short MaskFor(IoEvents interest) =>
+        (short)(((interest & IoEvents.Read) != 0 ? Interop.Libc.POLLIN | Interop.Libc.POLLRDHUP : 0)
+        | ((interest & IoEvents.Write) != 0 ? Interop.Libc.POLLOUT : 0));
+}

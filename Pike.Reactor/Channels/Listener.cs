@@ -1,0 +1,111 @@
+using System;
+using System.Net;
+using System.Net.Sockets;
+
+namespace Pike.Reactor;
+
+/// <summary>
+/// A listening socket: when it is readable the poller accepts until it would block and
+/// calls <see cref="HandleAccept"/> with each accepted socket.
+/// </summary>
+public abstract class Listener : Transport
+{
+    /// <summary>Creates a listener for <paramref name="poller"/>, or for <see cref="PollerFactory.Default"/> when null.</summary>
+    protected Listener(BasePoller? poller = null)
+        : base(poller)
+    {
+    }
+
+    /// <summary>The local end the listener is bound to, once listening (with the port the system picked for port 0).</summary>
+    public EndPoint? LocalEndPoint => Socket?.LocalEndPoint;
+
+    /// <summary>
+    /// Binds to <paramref name="endpoint"/> and listens (creating a TCP socket first when the
+    /// listener has none). On failure nothing is left open or registered.
+    /// </summary>
+    /// <exception cref="ArgumentNullException"><paramref name="endpoint"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="backlog"/> is not positive.</exception>
+    /// <exception cref="SocketException">The bind or listen failed (address in use, for example).</exception>
+    public void Listen(EndPoint endpoint, int backlog = 511)
+    {
+        ArgumentNullException.ThrowIfNull(endpoint);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(backlog);
+        ObjectDisposedException.ThrowIf(IsClosed, this);
+        if (Socket is { } existing)
+        {
+            if (!existing.IsBound)
+            {
+                existing.Bind(endpoint);
+            }
+
+            existing.Listen(backlog);
+            return;
+        }
+
+        var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            if (!OperatingSystem.IsWindows())
+            {
+                // Lets a restarted server bind while old connections sit in TIME_WAIT; on
+                // Windows the same option would let another process steal the port.
+                socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            }
+
+            socket.Bind(endpoint);
+            socket.Listen(backlog);
+            SetSocket(socket);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>A connection was accepted; the listener's owner now owns <paramref name="accepted"/>.</summary>
+    protected abstract void HandleAccept(Socket accepted);
+
+    /// <summary>Accepts what is pending, up to <paramref name="limit"/> per readiness (the rest is reported again).</summary>
+    internal void AcceptReady(int limit)
+    {
+        nint key = Key;
+        Socket listening = Socket!;
+        for (int i = 0; i < limit; i++)
+        {
+            Socket accepted;
+            try
+            {
+                accepted = listening.Accept();
+            }
+            catch (SocketException error) when (error.SocketErrorCode == SocketError.WouldBlock)
+            {
+                return; // spurious readiness, or another process took it
+            }
+            catch (SocketException error) when (error.SocketErrorCode == SocketError.ConnectionAborted)
+            {
+                continue; // the client gave up before we accepted: not the listener's failure
+            }
+            catch (Exception error)
+            {
+                BasePoller.RouteError(this, error);
+                return;
+            }
+
+            try
+            {
+                HandleAccept(accepted);
+            }
+            catch (Exception error)
+            {
+                BasePoller.RouteError(this, error);
+            }
+
+            // Ask the kernel rather than pay for an exception at the end of every batch.
+            if (Key != key || !listening.Poll(0, SelectMode.SelectRead))
+            {
+                return;
+            }
+        }
+    }
+}

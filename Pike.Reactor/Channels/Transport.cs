@@ -1,0 +1,331 @@
+using System;
+using System.IO;
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.ExceptionServices;
+
+namespace Pike.Reactor;
+
+/// <summary>
+/// A socket watched by a poller, and the owner the poller calls when it is ready. Subclasses
+/// override the Handle* methods; the poller calls them on its loop thread.
+/// </summary>
+/// <remarks>
+/// The channel is always watched for reading (unless <see cref="PauseReading"/>), and for
+/// writing only while it connects or after <see cref="BasePoller.DeferWrite"/> (which
+/// <see cref="Send"/> calls when the socket would block) until the one
+/// <see cref="HandleWrite"/> that follows.
+/// </remarks>
+public abstract class Transport : IDisposable
+{
+    private bool _readingPaused;
+
+    /// <summary>Creates a transport for <paramref name="poller"/>, or for <see cref="PollerFactory.Default"/> when null.</summary>
+    protected Transport(BasePoller? poller = null)
+    {
+        Poller = poller ?? PollerFactory.Default;
+    }
+
+    /// <summary>The poller that watches this transport.</summary>
+    public BasePoller Poller { get; }
+
+    /// <summary>The socket, once created or set; it stays (disposed) after <see cref="Close"/>.</summary>
+    public Socket? Socket { get; private set; }
+
+    /// <summary>The OS socket handle (the file descriptor on POSIX); -1 when there is none or it is closed.</summary>
+    public nint Fileno { get; private set; } = -1;
+
+    /// <summary>The remote end once connected.</summary>
+    public EndPoint? Address { get; private set; }
+
+    /// <summary>True once a connect has finished (or the socket was set already connected), until <see cref="Close"/>.</summary>
+    public bool Connected { get; private set; }
+
+    /// <summary>True while reading is paused: no <see cref="HandleRead"/> until <see cref="ResumeReading"/>.</summary>
+    public bool ReadingPaused => _readingPaused;
+
+    /// <summary>True once <see cref="Close"/> has run.</summary>
+    public bool IsClosed { get; private set; }
+
+    internal nint Key { get; set; } = -1;
+
+    internal bool IsRegistered { get; set; }
+
+    internal IoEvents KernelInterest { get; set; }
+
+    internal bool WantWrite { get; set; }
+
+    internal bool IsConnecting { get; set; }
+
+    internal SocketError? PendingConnectError { get; set; }
+
+    internal IoEvents DesiredInterest =>
+        (_readingPaused ? IoEvents.None : IoEvents.Read) | (WantWrite || IsConnecting ? IoEvents.Write : IoEvents.None);
+
+    /// <summary>Creates a socket and sets it (<see cref="SetSocket"/>).</summary>
+    /// <exception cref="InvalidOperationException">The transport already has a socket.</exception>
+    public void CreateSocket(AddressFamily family, SocketType type, ProtocolType protocol = ProtocolType.Tcp)
+    {
+        ThrowIfClosed();
+        if (Socket is not null)
+        {
+            throw new InvalidOperationException("The transport already has a socket.");
+        }
+
+        var socket = new Socket(family, type, protocol);
+        try
+        {
+            SetSocket(socket);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Adopts <paramref name="socket"/>: makes it non-blocking and adds the transport to its poller.</summary>
+    /// <exception cref="ArgumentNullException"><paramref name="socket"/> is null.</exception>
+    /// <exception cref="InvalidOperationException">The transport already has a socket.</exception>
+    /// <exception cref="ObjectDisposedException">The transport is closed, or <paramref name="socket"/> is disposed.</exception>
+    public void SetSocket(Socket socket)
+    {
+        ArgumentNullException.ThrowIfNull(socket);
+        ThrowIfClosed();
+        if (Socket is not null)
+        {
+            throw new InvalidOperationException("The transport already has a socket.");
+        }
+
+        socket.Blocking = false;
+        nint handle = socket.SafeHandle.DangerousGetHandle();
+        bool connected = socket.Connected;
+        Socket = socket;
+        Fileno = handle;
+        try
+        {
+            Poller.AddChannel(this);
+        }
+        catch
+        {
+            Socket = null;
+            Fileno = -1;
+            throw;
+        }
+
+        if (connected)
+        {
+            Connected = true;
+            Address = socket.RemoteEndPoint;
+        }
+    }
+
+    /// <summary>Starts a non-blocking connect; <see cref="HandleConnect"/> follows once established, <see cref="HandleError"/> if it fails.</summary>
+    /// <exception cref="ArgumentNullException"><paramref name="address"/> is null.</exception>
+    /// <exception cref="InvalidOperationException">No socket, or already connected or connecting.</exception>
+    /// <exception cref="ObjectDisposedException">The transport is closed.</exception>
+    public void Connect(EndPoint address)
+    {
+        ArgumentNullException.ThrowIfNull(address);
+        Socket socket = ActiveSocket();
+        if (Connected || IsConnecting)
+        {
+            throw new InvalidOperationException(Connected ? "The transport is already connected." : "A connect is already in progress.");
+        }
+
+        try
+        {
+            socket.Connect(address);
+        }
+        catch (SocketException error) when (error.SocketErrorCode is SocketError.WouldBlock or SocketError.InProgress or SocketError.AlreadyInProgress)
+        {
+            // The usual case: the outcome arrives as writability, checked through SO_ERROR.
+        }
+        catch (SocketException error)
+        {
+            // A failure the kernel knew at once still reaches HandleError from the loop, like any other.
+            PendingConnectError = error.SocketErrorCode;
+        }
+
+        IsConnecting = true;
+        Poller.UpdateInterest(this);
+    }
+
+    /// <summary>
+    /// Sends what the socket takes now. Returns the bytes sent; 0 when it would block. When not
+    /// everything was sent a write is deferred: <see cref="HandleWrite"/> follows once it can take more.
+    /// </summary>
+    /// <exception cref="ObjectDisposedException">The transport is closed.</exception>
+    /// <exception cref="InvalidOperationException">The transport has no socket.</exception>
+    /// <exception cref="SocketException">The send failed.</exception>
+    public int Send(ReadOnlySpan<byte> data)
+    {
+        Socket socket = ActiveSocket();
+        if (data.IsEmpty)
+        {
+            return 0;
+        }
+
+        int sent = socket.Send(data, SocketFlags.None, out SocketError error);
+        if (error == SocketError.Success)
+        {
+            if (sent < data.Length)
+            {
+                RequestWrite();
+            }
+
+            return sent;
+        }
+
+        if (error == SocketError.WouldBlock)
+        {
+            RequestWrite();
+            return 0;
+        }
+
+        throw new SocketException((int)error);
+    }
+
+    /// <summary>Reads what is there into <paramref name="buffer"/>. Returns the bytes read; 0 when it would block.</summary>
+    /// <exception cref="EndOfStreamException">The peer closed its end.</exception>
+    /// <exception cref="ObjectDisposedException">The transport is closed.</exception>
+    /// <exception cref="InvalidOperationException">The transport has no socket.</exception>
+    /// <exception cref="SocketException">The receive failed (a reset, for example).</exception>
+    public int Recv(Span<byte> buffer)
+    {
+        Socket socket = ActiveSocket();
+        if (buffer.IsEmpty)
+        {
+            return 0;
+        }
+
+        int received = socket.Receive(buffer, SocketFlags.None, out SocketError error);
+        if (error == SocketError.Success)
+        {
+            return received > 0 ? received : throw new EndOfStreamException("The peer closed the connection.");
+        }
+
+        if (error == SocketError.WouldBlock)
+        {
+            return 0;
+        }
+
+        throw new SocketException((int)error);
+    }
+
+    /// <summary>Stops reading: no <see cref="HandleRead"/> until <see cref="ResumeReading"/> (back-pressure for proxies and slow consumers).</summary>
+    public void PauseReading()
+    {
+        ThrowIfClosed();
+        Poller.ThrowIfForeignThread();
+        _readingPaused = true;
+        Poller.UpdateInterest(this);
+    }
+
+    /// <summary>Resumes reading after <see cref="PauseReading"/>.</summary>
+    public void ResumeReading()
+    {
+        ThrowIfClosed();
+        Poller.ThrowIfForeignThread();
+        _readingPaused = false;
+        Poller.UpdateInterest(this);
+    }
+
+    /// <summary>Removes the transport from its poller and closes the socket. Idempotent. Called on the loop thread (or while no loop runs).</summary>
+    /// <exception cref="InvalidOperationException">Called from another thread while the loop runs (use <see cref="BasePoller.Post"/>).</exception>
+    public void Close()
+    {
+        if (IsClosed)
+        {
+            return;
+        }
+
+        Poller.ThrowIfForeignThread();
+        IsClosed = true;
+        try
+        {
+            if (IsRegistered)
+            {
+                // Out of the kernel set before the descriptor closes: a closed descriptor can no
+                // longer be named to epoll_ctl, and a dup of it would keep the registration alive.
+                Poller.DelChannel(this);
+            }
+        }
+        finally
+        {
+            Socket?.Dispose();
+            Fileno = -1;
+            Connected = false;
+            IsConnecting = false;
+            WantWrite = false;
+        }
+    }
+
+    /// <summary>Same as <see cref="Close"/>.</summary>
+    public void Dispose()
+    {
+        Dispose(true);
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>Closes the transport; subclasses release what they hold besides.</summary>
+    protected virtual void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            Close();
+        }
+    }
+
+    /// <summary>The connect started by <see cref="Connect"/> succeeded.</summary>
+    protected internal virtual void HandleConnect()
+    {
+    }
+
+    /// <summary>The socket is readable (data, end of stream, or an error that <see cref="Recv"/> will raise).</summary>
+    protected internal virtual void HandleRead()
+    {
+    }
+
+    /// <summary>The socket can take more data after a deferred write; write interest is one-shot.</summary>
+    protected internal virtual void HandleWrite()
+    {
+    }
+
+    /// <summary>The peer closed or reset the connection, or the socket was disposed. By default, <see cref="Close"/>.</summary>
+    protected internal virtual void HandleClose() => Close();
+
+    /// <summary>
+    /// A handler threw <paramref name="error"/>, or a connect failed. By default the transport is
+    /// closed and the error propagates out of the loop, so that no failure goes unseen; override
+    /// to handle it and keep the loop running.
+    /// </summary>
+    protected internal virtual void HandleError(Exception error)
+    {
+        ArgumentNullException.ThrowIfNull(error);
+        Close();
+        ExceptionDispatchInfo.Throw(error);
+    }
+
+    internal void MarkConnected(EndPoint remote)
+    {
+        Connected = true;
+        Address = remote;
+    }
+
+    private void RequestWrite()
+    {
+        if (IsRegistered && !WantWrite)
+        {
+            Poller.DeferWrite(this);
+        }
+    }
+
+    private Socket ActiveSocket()
+    {
+        ThrowIfClosed();
+        return Socket ?? throw new InvalidOperationException("The transport has no socket; call CreateSocket or SetSocket first.");
+    }
+
+    private void ThrowIfClosed() => ObjectDisposedException.ThrowIf(IsClosed, this);
+}
