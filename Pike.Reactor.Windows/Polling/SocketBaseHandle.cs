@@ -1,0 +1,54 @@
+using System;
+using System.Runtime.InteropServices;
+using System.Runtime.Versioning;
+
+namespace Pike.Reactor.Windows;
+
+/// <summary>
+/// Finds the handle the AFD driver knows a socket by. A socket that a layered service
+/// provider (LSP) wraps has a handle of the LSP's; AFD polls must name the base provider's.
+/// </summary>
+[SupportedOSPlatform("windows")]
+internal static unsafe class SocketBaseHandle
+{
+    /// <summary>
+    /// <c>SIO_BASE_HANDLE</c>, and when an LSP refuses it, the base handles the select and
+    /// poll paths use, then the plain provider handle (shared/PITFALLS.md 15, mio #1314:
+    /// some LSPs fail SIO_BASE_HANDLE but answer the SIO_BSP_* codes).
+    /// </summary>
+    internal static nint Get(nint socket)
+    {
+        int firstError = 0;
+        foreach (uint code in (ReadOnlySpan<uint>)[Interop.Ws2_32.SIO_BASE_HANDLE, Interop.Ws2_32.SIO_BSP_HANDLE_POLL, Interop.Ws2_32.SIO_BSP_HANDLE_SELECT, Interop.Ws2_32.SIO_BSP_HANDLE])
+        {
+            if (TryIoctl(socket, code, out nint handle, out int error))
+            {
+                return handle;
+            }
+
+            if (firstError == 0)
+            {
+                firstError = error;
+            }
+        }
+
+        throw new NativeCallException($"WSAIoctl(SIO_BASE_HANDLE and SIO_BSP_HANDLE_*, socket 0x{socket:X})", firstError);
+    }
+
+    internal static bool TryIoctl(nint socket, uint code, out nint handle, out int error)
+    {
+        nint result = 0;
+        uint returned = 0;
+        if (Interop.Ws2_32.WSAIoctl(socket, code, null, 0, &result, (uint)sizeof(nint), &returned, null, 0) != Interop.Ws2_32.SOCKET_ERROR
+            && result != 0 && result != -1)
+        {
+            handle = result;
+            error = 0;
+            return true;
+        }
+
+        handle = 0;
+        error = Marshal.GetLastPInvokeError();
+        return false;
+    }
+}
