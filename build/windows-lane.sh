@@ -42,7 +42,7 @@ cleanup() { wineserver -k >/dev/null 2>&1 || true; }
 trap cleanup EXIT
 
 status=0
-"$wine_cmd" "$out/bin/Pike.Reactor.Tests.exe" -trait- "Lane=linux" -noLogo -noColor -reporter quiet \
+"$wine_cmd" "$out/bin/Pike.Reactor.Tests.exe" -trait- "Lane=linux" -noLogo -noColor -reporter "${PIKE_WINDOWS_LANE_REPORTER:-quiet}" \
     -result-xml "$results" "$@" || status=$?
 
 if [[ ! -f "$results" ]]; then

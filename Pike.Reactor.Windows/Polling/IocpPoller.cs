@@ -39,6 +39,7 @@ public sealed unsafe class IocpPoller : BasePoller
     private int _rearmCount;
     private int _inFlight;
     private int _leaked;
+    private long _pollCompletions;
 
     /// <summary>Creates the completion port and the AFD helper handle.</summary>
     /// <param name="eventCapacity">Completions one wait can take before the buffer grows (it doubles when a wait fills it).</param>
@@ -80,6 +81,9 @@ public sealed unsafe class IocpPoller : BasePoller
     /// <summary>Poll blocks <see cref="Dispose(bool)"/> left allocated because the kernel had not returned them.</summary>
     internal int Leaked => _leaked;
 
+    /// <summary>AFD poll completions taken from the port (cancelled ones included); the tests watch it for spurious wake-ups.</summary>
+    internal long PollCompletions => _pollCompletions;
+
     /// <inheritdoc/>
     protected override int EventCapacity => _capacity;
 
@@ -114,6 +118,7 @@ public sealed unsafe class IocpPoller : BasePoller
             }
 
             _inFlight--;
+            _pollCompletions++;
             op->State = PollState.Idle;
             if (op->Orphaned)
             {

@@ -16,12 +16,19 @@ internal static unsafe class SocketBaseHandle
     /// poll paths use, then the plain provider handle (shared/PITFALLS.md 15, mio #1314:
     /// some LSPs fail SIO_BASE_HANDLE but answer the SIO_BSP_* codes).
     /// </summary>
-    internal static nint Get(nint socket)
+    internal static nint Get(nint socket) => Get(socket, LookupOrder, &TryIoctl);
+
+    /// <summary>The ioctls tried, in order.</summary>
+    internal static ReadOnlySpan<uint> LookupOrder =>
+        [Interop.Ws2_32.SIO_BASE_HANDLE, Interop.Ws2_32.SIO_BSP_HANDLE_POLL, Interop.Ws2_32.SIO_BSP_HANDLE_SELECT, Interop.Ws2_32.SIO_BSP_HANDLE];
+
+    /// <summary>The lookup with the ioctl call passed in, so that tests can stand in for a refusing LSP.</summary>
+    internal static nint Get(nint socket, ReadOnlySpan<uint> codes, delegate*<nint, uint, out nint, out int, bool> tryIoctl)
     {
         int firstError = 0;
-        foreach (uint code in (ReadOnlySpan<uint>)[Interop.Ws2_32.SIO_BASE_HANDLE, Interop.Ws2_32.SIO_BSP_HANDLE_POLL, Interop.Ws2_32.SIO_BSP_HANDLE_SELECT, Interop.Ws2_32.SIO_BSP_HANDLE])
+        foreach (uint code in codes)
         {
-            if (TryIoctl(socket, code, out nint handle, out int error))
+            if (tryIoctl(socket, code, out nint handle, out int error))
             {
                 return handle;
             }
