@@ -58,6 +58,15 @@ Task("Demo")
         new DotNetRunSettings { Configuration = configuration });
 });
 
+Task("Bench-Poll")
+    .Description("BenchmarkDotNet: one readable dispatch through each poller, with 10 or 5,000 idle connections beside it.")
+    .Does(() =>
+{
+    DotNetRun(root.CombineWithFilePath("bench/Pike.Reactor.Benchmarks/Pike.Reactor.Benchmarks.csproj").FullPath,
+        new ProcessArgumentBuilder().Append("--filter").AppendQuoted("*PollBenchmarks*"),
+        new DotNetRunSettings { Configuration = "Release" });
+});
+
 Task("CI")
     .Description("What .ci/run runs: a clean build and every test lane.")
     .IsDependentOn("Clean")
