@@ -42,9 +42,21 @@ Task("Test-Linux")
         new[] { "Pike.Reactor", "Pike.Reactor.Linux" });
 });
 
+Task("Test-Native")
+    .Description("On macOS, the BSDs and Windows: the contract suite on every poller the host offers.")
+    .WithCriteria(!IsRunningOnLinux())
+    .IsDependentOn("Build")
+    .Does(() =>
+{
+    RunLane("native", testProject, "Lane=contract|Lane=core" + (IsRunningOnWindows() ? "|Lane=windows" : "|Lane=kqueue"),
+        new Dictionary<string, string>(),
+        new[] { "Pike.Reactor", "Pike.Reactor.BSD", "Pike.Reactor.Windows" });
+});
+
 Task("Test")
     .Description("Runs every test lane this host supports and fails if any test failed.")
     .IsDependentOn("Test-Linux")
+    .IsDependentOn("Test-Native")
     .Does(() =>
 {
     ReportLanes();
