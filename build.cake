@@ -101,7 +101,7 @@ void RunLane(string lane, FilePath project, string filter, IDictionary<string, s
             Configuration = configuration,
             NoBuild = true,
             Filter = filter,
-            Loggers = new[] { $"trx;LogFileName={lane}.trx", "console;verbosity=normal" },
+            Loggers = new[] { $"trx;LogFileName={lane}.trx", "console;verbosity=minimal" },
             Collectors = new[] { "XPlat Code Coverage" },
             Settings = runSettings,
             ResultsDirectory = laneResults,

@@ -108,7 +108,7 @@ public sealed unsafe class EpollPoller : BasePoller
 
             if (!ProcessEvent(key, ready) && TryGetStaleHandle(key, out nint stale))
             {
-                // shared/PITFALLS.md 2: a registration nobody holds (kept alive by a dup of a
+                // docs/pitfalls.md 2: a registration nobody holds (kept alive by a dup of a
                 // closed descriptor) would be reported forever; drop it (libuv linux.c).
                 Interop.Libc.epoll_ctl(_epfd, Interop.Libc.EPOLL_CTL_DEL, (int)stale, null);
             }
