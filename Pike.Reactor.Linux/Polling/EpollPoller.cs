@@ -53,6 +53,12 @@ public sealed unsafe class EpollPoller : BasePoller
         _events = (byte*)NativeMemory.Alloc((nuint)_capacity, (nuint)Abi.Size);
     }
 
+    /// <summary>Releases the kernel resources of a poller nobody disposed.</summary>
+    ~EpollPoller()
+    {
+        Dispose(false);
+    }
+
     /// <inheritdoc/>
     public override string Name => "epoll";
 

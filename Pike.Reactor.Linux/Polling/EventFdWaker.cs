@@ -46,6 +46,7 @@ internal sealed class EventFdWaker : IDisposable
 
     public void Dispose()
     {
+        GC.SuppressFinalize(this);
         if (Fd >= 0)
         {
             Interop.Libc.close(Fd);

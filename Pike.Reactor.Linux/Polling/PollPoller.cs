@@ -29,6 +29,12 @@ public sealed class PollPoller : BasePoller
         _count = 1;
     }
 
+    /// <summary>Releases the kernel resources of a poller nobody disposed.</summary>
+    ~PollPoller()
+    {
+        Dispose(false);
+    }
+
     /// <inheritdoc/>
     public override string Name => "poll";
 
