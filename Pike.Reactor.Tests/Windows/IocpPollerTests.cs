@@ -8,7 +8,7 @@ using Xunit;
 
 namespace Pike.Reactor.Tests.Windows;
 
-/// <summary>The AFD-poll mechanics of <see cref="IocpPoller"/>: shared/PITFALLS.md 14 to 16.</summary>
+/// <summary>The AFD-poll mechanics of <see cref="IocpPoller"/>: docs/pitfalls.md 14 to 16.</summary>
 [Trait("Lane", "windows")]
 [SupportedOSPlatform("windows")]
 public class IocpPollerTests

@@ -6,7 +6,7 @@ using Xunit;
 
 namespace Pike.Reactor.Tests.Windows;
 
-/// <summary>shared/PITFALLS.md 14 and 17 on both Windows backends, under Wine or on Windows.</summary>
+/// <summary>docs/pitfalls.md 14 and 17 on both Windows backends, under Wine or on Windows.</summary>
 [Trait("Lane", "windows")]
 public class WindowsBackendTests
 {

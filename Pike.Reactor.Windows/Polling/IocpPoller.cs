@@ -185,7 +185,7 @@ public sealed unsafe class IocpPoller : BasePoller
         if (op->State == PollState.Pending && (op->Wanted & ~op->Submitted) != 0)
         {
             // A poll in flight cannot be changed, only cancelled and submitted again once its
-            // completion is back (shared/PITFALLS.md 16; wepoll sock_update). A poll that asks
+            // completion is back (docs/pitfalls.md 16; wepoll sock_update). A poll that asks
             // for more than wanted stays: the surplus is filtered when it completes.
             Cancel(op);
         }
@@ -266,7 +266,7 @@ public sealed unsafe class IocpPoller : BasePoller
 
     /// <summary>
     /// AFD events for an interest. Never <c>AFD_POLL_CONNECT</c>: it stays set on a connected
-    /// socket and made it permanently writable (shared/PITFALLS.md 14, wepoll 8b7b340); a
+    /// socket and made it permanently writable (docs/pitfalls.md 14, wepoll 8b7b340); a
     /// finished connect shows as SEND, a failed one as CONNECT_FAIL. LOCAL_CLOSE always, so a
     /// socket closed behind the poller's back is dropped (wepoll test-auto-drop-on-close).
     /// </summary>
@@ -289,7 +289,7 @@ public sealed unsafe class IocpPoller : BasePoller
 
     /// <summary>
     /// The contract's readiness for AFD events. An abort closed both directions and a failed
-    /// connect must reach the core's SO_ERROR check (shared/PITFALLS.md 14, mio #1303/#1304):
+    /// connect must reach the core's SO_ERROR check (docs/pitfalls.md 14, mio #1303/#1304):
     /// both count as readable and writable.
     /// </summary>
     internal static IoEvents ReadinessFor(uint afdEvents)
@@ -337,7 +337,7 @@ public sealed unsafe class IocpPoller : BasePoller
         uint events = op->Info.Events;
         if ((events & Interop.Ntdll.AFD_POLL_LOCAL_CLOSE) != 0)
         {
-            // Closed behind the poller's back (shared/PITFALLS.md 16): drop the registration;
+            // Closed behind the poller's back (docs/pitfalls.md 16): drop the registration;
             // the channel's next Recv reports the disposed socket and closes it.
             op->Dropped = true;
             return IoEvents.Read | IoEvents.Write;
@@ -468,9 +468,9 @@ public sealed unsafe class IocpPoller : BasePoller
         _inFlight++;
         uint size = (uint)sizeof(AfdPollInfo);
         int status = Interop.Ntdll.NtDeviceIoControlFile(_afd, 0, 0, op, &op->Iosb, Interop.Ntdll.IOCTL_AFD_POLL, &op->Info, size, &op->Info, size);
-        if (status == Interop.Ntdll.STATUS_SUCCESS || status == Interop.Ntdll.STATUS_PENDING)
+        if (!Interop.Ntdll.IsError(status))
         {
-            return; // either way the completion comes through the port
+            return; // pending, success or a warning: the completion comes through the port
         }
 
         // Refused at once (the socket handle is no longer valid, wepoll sock_update): no packet

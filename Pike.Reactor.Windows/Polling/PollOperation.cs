@@ -6,7 +6,7 @@ namespace Pike.Reactor.Windows;
 /// One socket's AFD poll, in native memory that never moves: the kernel writes
 /// <see cref="Iosb"/> and <see cref="Info"/> until the poll's completion packet arrives, so the
 /// block outlives its registration when a cancelled poll is still in flight
-/// (shared/PITFALLS.md 16) and is freed only when that packet is taken from the port.
+/// (docs/pitfalls.md 16) and is freed only when that packet is taken from the port.
 /// </summary>
 [StructLayout(LayoutKind.Sequential)]
 internal struct PollOperation

@@ -13,7 +13,7 @@ internal static unsafe class SocketBaseHandle
 {
     /// <summary>
     /// <c>SIO_BASE_HANDLE</c>, and when an LSP refuses it, the base handles the select and
-    /// poll paths use, then the plain provider handle (shared/PITFALLS.md 15, mio #1314:
+    /// poll paths use, then the plain provider handle (docs/pitfalls.md 15, mio #1314:
     /// some LSPs fail SIO_BASE_HANDLE but answer the SIO_BSP_* codes).
     /// </summary>
     internal static nint Get(nint socket) => Get(socket, LookupOrder, &TryIoctl);

@@ -13,7 +13,7 @@ namespace Pike.Reactor.Windows;
 /// </summary>
 /// <remarks>
 /// WSAPoll does not report a failed TCP connect before Windows 10 2004, and Windows Server
-/// 2019 was seen silent too (shared/PITFALLS.md 17; curl and poco #3248): while a channel
+/// 2019 was seen silent too (docs/pitfalls.md 17; curl and poco #3248): while a channel
 /// connects, each wait is bounded by <see cref="ConnectCheckInterval"/> and the connecting
 /// sockets' <c>SO_ERROR</c> is read after it, so a refused connect reaches
 /// <c>HandleError</c> instead of hanging.
