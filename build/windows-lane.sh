@@ -27,6 +27,10 @@ export WINEDEBUG=-all
 # No Gecko installer in the prefix. (mscoree must stay: Wine's loader needs it to map the
 # IL-only assemblies of a self-contained .NET program; "mscoree=" breaks System.Runtime.dll.)
 export WINEDLLOVERRIDES="mshtml="
+# CoreCLR's W^X double mapping of JIT code crashes under Wine 8 once enough dynamic methods
+# are collected ("Internal CLR error (0x80131506)" in DynamicResolver+DestroyScout.Finalize,
+# seen with select alone as well as with iocp/wsapoll); the runtime's documented switch off.
+export DOTNET_EnableWriteXorExecute=0
 export PIKE_TEST_POLLERS="${PIKE_TEST_POLLERS:-iocp,wsapoll,select}"
 mkdir -p "$WINEPREFIX"
 if [[ ! -f "$WINEPREFIX/system.reg" ]]; then
