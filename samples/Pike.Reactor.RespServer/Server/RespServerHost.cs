@@ -1,0 +1,73 @@
+using System;
+using System.IO;
+using System.Net;
+using Pike.Reactor.RespServer.Commands;
+using Pike.Reactor.RespServer.Storage;
+
+namespace Pike.Reactor.RespServer.Server;
+
+/// <summary>
+/// The server: one poller, one listener, the store and the command processor. Everything runs
+/// on the thread that calls <see cref="Run"/>; <see cref="Stop"/> may be called from any thread.
+/// </summary>
+internal sealed class RespServerHost : IDisposable
+{
+    /// <summary>Redis's client-query-buffer-limit default: a request may not outgrow it.</summary>
+    public const long MaxQueryBytes = 1024L * 1024 * 1024;
+
+    /// <summary>The default limit of a client's unsent output before it is dropped.</summary>
+    public const int DefaultMaxOutputBytes = 64 * 1024 * 1024;
+
+    private readonly RespListener _listener;
+    private readonly TextWriter? _log;
+
+    public RespServerHost(BasePoller poller, int maxOutputBytes = DefaultMaxOutputBytes, TextWriter? log = null)
+    {
+        ArgumentNullException.ThrowIfNull(poller);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxOutputBytes);
+        Poller = poller;
+        MaxOutputBytes = maxOutputBytes;
+        _log = log;
+
+        // Every command runs on the loop thread, so the loop thread's own counter is the
+        // server's allocation: nothing else (test threads, the JIT) is counted.
+        Stats = new ServerStats(GC.GetAllocatedBytesForCurrentThread);
+        Processor = new CommandProcessor(new KeyValueStore(), Stats, poller.Name, () => Port);
+        _listener = new RespListener(this);
+    }
+
+    public BasePoller Poller { get; }
+
+    public ServerStats Stats { get; }
+
+    public CommandProcessor Processor { get; }
+
+    public int MaxOutputBytes { get; }
+
+    public int Port { get; private set; }
+
+    public IPEndPoint EndPoint => (IPEndPoint)_listener.LocalEndPoint!;
+
+    /// <summary>Listens on <paramref name="endpoint"/> (port 0: one the system picks; see <see cref="Port"/>).</summary>
+    public IPEndPoint Listen(IPEndPoint endpoint)
+    {
+        _listener.Listen(endpoint);
+        Port = EndPoint.Port;
+        return EndPoint;
+    }
+
+    /// <summary>Runs the loop until <see cref="Stop"/>.</summary>
+    public void Run() => Poller.Loop();
+
+    /// <summary>Ends <see cref="Run"/> after the current iteration. Thread-safe.</summary>
+    public void Stop() => Poller.Stop();
+
+    public void Log(string message) => _log?.WriteLine(message);
+
+    /// <summary>Closes the listener and every client (call after <see cref="Run"/> returned).</summary>
+    public void Dispose()
+    {
+        _listener.Dispose();
+        Poller.Dispose();
+    }
+}
