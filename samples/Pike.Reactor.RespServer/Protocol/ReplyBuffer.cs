@@ -25,6 +25,9 @@ internal sealed class ReplyBuffer
     /// <summary>The bytes to send next.</summary>
     public ReadOnlySpan<byte> Pending => _buffer.AsSpan(_head, _tail - _head);
 
+    /// <summary>The bytes to send next, for asynchronous sends.</summary>
+    public ReadOnlyMemory<byte> PendingMemory => _buffer.AsMemory(_head, _tail - _head);
+
     /// <summary>How much memory the buffer holds now (for the tests of the output limit).</summary>
     public int Capacity => _buffer.Length;
 

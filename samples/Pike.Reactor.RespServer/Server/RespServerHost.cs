@@ -12,9 +12,6 @@ namespace Pike.Reactor.RespServer.Server;
 /// </summary>
 internal sealed class RespServerHost : IDisposable
 {
-    /// <summary>Redis's client-query-buffer-limit default: a request may not outgrow it.</summary>
-    public const long MaxQueryBytes = 1024L * 1024 * 1024;
-
     /// <summary>The default limit of a client's unsent output before it is dropped.</summary>
     public const int DefaultMaxOutputBytes = 64 * 1024 * 1024;
 
