@@ -1,0 +1,157 @@
+// Pike.Reactor build. Targets: Clean, Build, Test, CI (and Demo). Each test lane prints one
+// line "tests: N passed, N failed, N skipped" under a "lane NAME" header, then the line
+// coverage of the shipped assemblies it exercised.
+#nullable enable
+using System.Xml.Linq;
+
+var target = Argument("target", "Test");
+var configuration = Argument("configuration", "Debug");
+
+var root = MakeAbsolute(Directory("."));
+var artifacts = root.Combine("artifacts");
+var results = artifacts.Combine("test-results");
+var solution = root.CombineWithFilePath("Pike.sln");
+var testProject = root.CombineWithFilePath("Pike.Reactor.Tests/Pike.Reactor.Tests.csproj");
+var runSettings = root.CombineWithFilePath("Pike.Reactor.Tests/coverage.runsettings");
+var lanes = new List<LaneResult>();
+
+Task("Clean")
+    .Description("Removes build output and test results.")
+    .Does(() =>
+{
+    CleanDirectories("./**/bin");
+    CleanDirectories("./**/obj");
+    CleanDirectory(artifacts);
+});
+
+Task("Build")
+    .Description("Builds the solution.")
+    .Does(() =>
+{
+    DotNetBuild(solution.FullPath, new DotNetBuildSettings { Configuration = configuration });
+});
+
+Task("Test-Linux")
+    .Description("The contract suite on epoll, poll and select, and the Linux backend's own tests.")
+    .WithCriteria(IsRunningOnLinux())
+    .IsDependentOn("Build")
+    .Does(() =>
+{
+    RunLane("linux", testProject, "Lane!=kqueue&Lane!=windows",
+        new Dictionary<string, string> { ["PIKE_TEST_POLLERS"] = "epoll,poll,select" },
+        new[] { "Pike.Reactor", "Pike.Reactor.Linux" });
+});
+
+Task("Test")
+    .Description("Runs every test lane this host supports and fails if any test failed.")
+    .IsDependentOn("Test-Linux")
+    .Does(() =>
+{
+    ReportLanes();
+});
+
+Task("Demo")
+    .Description("Runs the demo program of the README.")
+    .Does(() =>
+{
+    DotNetRun(root.CombineWithFilePath("samples/Pike.Reactor.Echo/Pike.Reactor.Echo.csproj").FullPath,
+        new DotNetRunSettings { Configuration = configuration });
+});
+
+Task("CI")
+    .Description("What .ci/run runs: a clean build and every test lane.")
+    .IsDependentOn("Clean")
+    .IsDependentOn("Test");
+
+RunTarget(target);
+
+// ---------------------------------------------------------------------------------------
+
+void RunLane(string lane, FilePath project, string filter, IDictionary<string, string> environment, string[] coveredAssemblies)
+{
+    var laneResults = results.Combine(lane);
+    CleanDirectory(laneResults);
+    Information($"lane {lane}");
+    int exitCode = 0;
+    try
+    {
+        DotNetTest(project.FullPath, new DotNetTestSettings
+        {
+            Configuration = configuration,
+            NoBuild = true,
+            Filter = filter,
+            Loggers = new[] { $"trx;LogFileName={lane}.trx", "console;verbosity=normal" },
+            Collectors = new[] { "XPlat Code Coverage" },
+            Settings = runSettings,
+            ResultsDirectory = laneResults,
+            EnvironmentVariables = environment,
+        });
+    }
+    catch (Exception error)
+    {
+        exitCode = 1;
+        Warning($"lane {lane}: {error.Message}");
+    }
+
+    var result = ReadTrx(lane, laneResults.CombineWithFilePath($"{lane}.trx"), exitCode);
+    lanes.Add(result);
+    // Plain console lines (no colour codes): CI reads them.
+    Console.WriteLine($"lane {lane}");
+    Console.WriteLine($"tests: {result.Passed} passed, {result.Failed} failed, {result.Skipped} skipped");
+    PrintCoverage(laneResults, coveredAssemblies);
+}
+
+LaneResult ReadTrx(string lane, FilePath trx, int exitCode)
+{
+    if (!FileExists(trx))
+    {
+        return new LaneResult(lane, 0, 1, 0);
+    }
+
+    XNamespace ns = "http://microsoft.com/schemas/VisualStudio/TeamTest/2010";
+    var counters = XDocument.Load(trx.FullPath).Descendants(ns + "Counters").First();
+    int Count(string name) => int.Parse(counters.Attribute(name)?.Value ?? "0");
+    int failed = Count("failed") + Count("error") + Count("timeout") + Count("aborted");
+    int skipped = Count("notExecuted") + Count("inconclusive");
+    if (failed == 0 && exitCode != 0)
+    {
+        failed = 1; // the run itself failed (crash or build error) without a failed test to show for it
+    }
+
+    return new LaneResult(lane, Count("passed"), failed, skipped);
+}
+
+void PrintCoverage(DirectoryPath laneResults, string[] assemblies)
+{
+    var report = GetFiles(laneResults.FullPath + "/**/coverage.cobertura.xml").FirstOrDefault();
+    if (report is null)
+    {
+        Warning("coverage: no report was written");
+        return;
+    }
+
+    var packages = XDocument.Load(report.FullPath).Descendants("package").ToList();
+    var parts = new List<string>();
+    foreach (var assembly in assemblies)
+    {
+        var lines = packages.Where(p => (string?)p.Attribute("name") == assembly)
+            .SelectMany(p => p.Descendants("class").Elements("lines").Elements("line")).ToList();
+        int covered = lines.Count(l => int.Parse((string?)l.Attribute("hits") ?? "0") > 0);
+        double percent = lines.Count == 0 ? 0 : 100.0 * covered / lines.Count;
+        parts.Add($"{assembly} {percent:0.0}% ({covered}/{lines.Count} lines)");
+    }
+
+    Console.WriteLine("coverage: " + string.Join(", ", parts));
+}
+
+void ReportLanes()
+{
+    var failedLanes = lanes.Where(l => l.Failed > 0 || l.Passed == 0).Select(l => l.Lane).ToList();
+    Console.WriteLine("summary: " + string.Join("; ", lanes.Select(l => $"{l.Lane} {l.Passed} passed, {l.Failed} failed, {l.Skipped} skipped")));
+    if (failedLanes.Count > 0)
+    {
+        throw new Exception($"Test lanes failed: {string.Join(", ", failedLanes)}");
+    }
+}
+
+record LaneResult(string Lane, int Passed, int Failed, int Skipped);
