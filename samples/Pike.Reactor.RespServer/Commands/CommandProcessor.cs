@@ -54,7 +54,7 @@ internal sealed class CommandProcessor(KeyValueStore store, ServerStats stats, s
 
                 if (Is(name, "DEL"u8))
                 {
-                    return Delete(input, args, reply);
+                    return Delete(input, args, reply, "del");
                 }
 
                 break;
@@ -79,6 +79,11 @@ internal sealed class CommandProcessor(KeyValueStore store, ServerStats stats, s
                     return MultiGet(input, args, reply);
                 }
 
+                if (Is(name, "MSET"u8))
+                {
+                    return MultiSet(input, args, reply);
+                }
+
                 if (Is(name, "QUIT"u8))
                 {
                     reply.Write("+OK\r\n"u8);
@@ -95,6 +100,12 @@ internal sealed class CommandProcessor(KeyValueStore store, ServerStats stats, s
                 if (Is(name, "EXISTS"u8))
                 {
                     return Exists(input, args, reply);
+                }
+
+                if (Is(name, "UNLINK"u8))
+                {
+                    // Redis frees UNLINKed values in the background; here freeing is the GC's job either way.
+                    return Delete(input, args, reply, "unlink");
                 }
 
                 if (Is(name, "DBSIZE"u8))
@@ -239,11 +250,11 @@ internal sealed class CommandProcessor(KeyValueStore store, ServerStats stats, s
         return CommandOutcome.Continue;
     }
 
-    private CommandOutcome Delete(ReadOnlySpan<byte> input, ReadOnlySpan<ArgRange> args, ReplyBuffer reply)
+    private CommandOutcome Delete(ReadOnlySpan<byte> input, ReadOnlySpan<ArgRange> args, ReplyBuffer reply, string command)
     {
         if (args.Length < 2)
         {
-            return ArityError("del", reply);
+            return ArityError(command, reply);
         }
 
         long removed = 0;
@@ -328,6 +339,22 @@ internal sealed class CommandProcessor(KeyValueStore store, ServerStats stats, s
         return CommandOutcome.Continue;
     }
 
+    private CommandOutcome MultiSet(ReadOnlySpan<byte> input, ReadOnlySpan<ArgRange> args, ReplyBuffer reply)
+    {
+        if (args.Length < 3 || args.Length % 2 == 0)
+        {
+            return ArityError("mset", reply);
+        }
+
+        for (int i = 1; i < args.Length; i += 2)
+        {
+            store.Set(Arg(input, args, i), Arg(input, args, i + 1));
+        }
+
+        reply.Write("+OK\r\n"u8);
+        return CommandOutcome.Continue;
+    }
+
     private CommandOutcome FlushAll(ReadOnlySpan<byte> input, ReadOnlySpan<ArgRange> args, ReplyBuffer reply)
     {
         if (args.Length > 2 || (args.Length == 2 && !Is(Arg(input, args, 1), "ASYNC"u8) && !Is(Arg(input, args, 1), "SYNC"u8)))
@@ -377,7 +404,7 @@ internal sealed class CommandProcessor(KeyValueStore store, ServerStats stats, s
         return CommandOutcome.Continue;
     }
 
-    private const int SupportedCommandCount = 19;
+    private const int SupportedCommandCount = 21;
 
     private static CommandOutcome Config(ReadOnlySpan<byte> input, ReadOnlySpan<ArgRange> args, ReplyBuffer reply)
     {
