@@ -1,4 +1,4 @@
-// Pike.Reactor build. Targets: Clean, Build, Test, CI (and Demo). Each test lane prints one
+// Pike.Reactor build. Targets: Clean, Build, Test, CI (and Demo, Bench). Each test lane prints one
 // line "tests: N passed, N failed, N skipped" under a "lane NAME" header, then the line
 // coverage of the shipped assemblies it exercised.
 #nullable enable
@@ -12,6 +12,7 @@ var artifacts = root.Combine("artifacts");
 var results = artifacts.Combine("test-results");
 var solution = root.CombineWithFilePath("Pike.sln");
 var testProject = root.CombineWithFilePath("Pike.Reactor.Tests/Pike.Reactor.Tests.csproj");
+var respTestProject = root.CombineWithFilePath("samples/Pike.Reactor.RespServer.Tests/Pike.Reactor.RespServer.Tests.csproj");
 var runSettings = root.CombineWithFilePath("Pike.Reactor.Tests/coverage.runsettings");
 var lanes = new List<LaneResult>();
 
@@ -42,9 +43,21 @@ Task("Test-Linux")
         new[] { "Pike.Reactor", "Pike.Reactor.Linux" });
 });
 
+Task("Test-Resp")
+    .Description("The RESP sample server against redis-cli, redis-benchmark, StackExchange.Redis and a real redis-server (differential).")
+    .WithCriteria(IsRunningOnLinux())
+    .IsDependentOn("Build")
+    .Does(() =>
+{
+    RunLane("resp", respTestProject, "FullyQualifiedName~Pike.Reactor.RespServer.Tests",
+        new Dictionary<string, string>(),
+        new[] { "Pike.Reactor", "Pike.Reactor.Linux" });
+});
+
 Task("Test")
     .Description("Runs every test lane this host supports and fails if any test failed.")
     .IsDependentOn("Test-Linux")
+    .IsDependentOn("Test-Resp")
     .Does(() =>
 {
     ReportLanes();
@@ -56,6 +69,17 @@ Task("Demo")
 {
     DotNetRun(root.CombineWithFilePath("samples/Pike.Reactor.Echo/Pike.Reactor.Echo.csproj").FullPath,
         new DotNetRunSettings { Configuration = configuration });
+});
+
+Task("Bench")
+    .Description("redis-server, the RESP sample on epoll and poll, and an async/await baseline, driven by redis-benchmark (Release); writes bench/results.md and bench/results.svg. --rounds=N (default 3).")
+    .Does(() =>
+{
+    var harness = root.CombineWithFilePath("bench/Pike.Reactor.Bench/Pike.Reactor.Bench.csproj");
+    DotNetBuild(harness.FullPath, new DotNetBuildSettings { Configuration = "Release" });
+    DotNetExecute(
+        root.CombineWithFilePath("bench/Pike.Reactor.Bench/bin/Release/net10.0/Pike.Reactor.Bench.dll"),
+        new ProcessArgumentBuilder().Append("--rounds").Append(Argument("rounds", "3")));
 });
 
 Task("CI")
