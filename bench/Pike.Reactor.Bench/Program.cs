@@ -54,6 +54,7 @@ internal static class Program
             new("redis-server", "redis-server", ["--port", "{port}", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "no", "--daemonize", "no", "--maxclients", "10000"]),
             new("pike-epoll", "dotnet", [sample, "--port", "{port}", "--poller", "epoll"]),
             new("pike-poll", "dotnet", [sample, "--port", "{port}", "--poller", "poll"]),
+            new("pike-epoll-nospin", "dotnet", [sample, "--port", "{port}", "--poller", "epoll", "--spin-us", "0"]),
             new("async-baseline", "dotnet", [baseline, "--port", "{port}"]),
         ];
 

@@ -13,7 +13,7 @@ internal static class ResultReport
     private const string Pike = "pike-epoll";
     private const string Async = "async-baseline";
 
-    private static readonly string[] Colors = ["#8c8c8c", "#1f77b4", "#6baed6", "#ff7f0e"];
+    private static readonly string[] Colors = ["#8c8c8c", "#1f77b4", "#6baed6", "#9ecae1", "#ff7f0e"];
 
     public static string Markdown(
         MachineDescription machine,
@@ -154,7 +154,7 @@ internal static class ResultReport
         svg.AppendLine(Invariant($"<line x1=\"{Left}\" y1=\"{Top}\" x2=\"{Left}\" y2=\"{Top + plotHeight}\" stroke=\"black\"/>"));
         for (int s = 0; s < servers.Count; s++)
         {
-            double x = Left + (s * 180);
+            double x = Left + (s * 170);
             double y = Height - 30;
             svg.AppendLine(Invariant($"<rect x=\"{x:F1}\" y=\"{y - 10:F1}\" width=\"12\" height=\"12\" fill=\"{Colors[s % Colors.Length]}\"/>"));
             svg.AppendLine(Invariant($"<text x=\"{x + 18:F1}\" y=\"{y:F1}\">{Escape(servers[s])}</text>"));

@@ -15,7 +15,8 @@ public class ServerTests
     [MemberData(nameof(Pollers.Available), MemberType = typeof(Pollers))]
     public void A_pipeline_of_a_thousand_requests_is_answered_in_order(string poller)
     {
-        using var server = new InProcessServer(poller);
+        // Without spinning: the loop blocks in the kernel as soon as it is idle.
+        using var server = new InProcessServer(poller, spinMicroseconds: 0);
         using var client = new RawClient(server.Port);
         var pipeline = new StringBuilder();
         for (int i = 0; i < 1000; i++)
@@ -192,6 +193,33 @@ public class ServerTests
         RunBatches(3000);
         long after = Counter(client.Call("INFO"), "pike_allocated_bytes:");
         Assert.Equal(0, after - before);
+    }
+
+    [Fact]
+    public void Idle_clients_hold_no_buffers()
+    {
+        using var server = new InProcessServer();
+        using var probe = new RawClient(server.Port);
+        var clients = new RawClient[200];
+        for (int round = 0; round < 2; round++)
+        {
+            // The first round warms the accept path up; the second is measured.
+            long before = Counter(probe.Call("INFO"), "pike_allocated_bytes:");
+            for (int i = 0; i < clients.Length; i++)
+            {
+                clients[i] = new RawClient(server.Port);
+                Assert.Equal("+PONG\r\n", clients[i].Call("PING"));
+            }
+
+            long perClient = (Counter(probe.Call("INFO"), "pike_allocated_bytes:") - before) / clients.Length;
+            foreach (RawClient client in clients)
+            {
+                client.Dispose();
+            }
+
+            // Socket, transport, session and parser objects: well under one 16 KiB buffer per client.
+            Assert.True(round == 0 || perClient < 4096, $"{perClient} bytes allocated per connected client");
+        }
     }
 
     [Fact]

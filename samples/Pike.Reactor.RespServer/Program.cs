@@ -48,11 +48,12 @@ internal static class Program
 
         IPEndPoint bound = server.Listen(new IPEndPoint(options.Bind, options.Port));
         Console.WriteLine($"Pike.Reactor RESP server listening on {bound.Address}:{bound.Port} (poller {poller.Name})");
+        Console.Out.Flush();
 
         // Ctrl+C and SIGTERM end the loop on its own thread; the process then exits normally.
         using PosixSignalRegistration interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, StopOnSignal);
         using PosixSignalRegistration terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, StopOnSignal);
-        server.Run();
+        server.Run(TimeSpan.FromMicroseconds(options.SpinMicroseconds));
 
         if (options.Stats)
         {

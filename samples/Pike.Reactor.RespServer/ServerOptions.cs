@@ -15,6 +15,15 @@ internal sealed class ServerOptions
 
     public int MaxOutputBytes { get; private set; } = Server.RespServerHost.DefaultMaxOutputBytes;
 
+    /// <summary>
+    /// How long the loop keeps polling without blocking after its last event (0: block at
+    /// once). Measured on loopback: a busy server that sleeps between batches makes every
+    /// client pay a wake-up, and redis-benchmark ran 10-15% slower for it (docs/resp-server.md).
+    /// </summary>
+    public int SpinMicroseconds { get; private set; } = DefaultSpinMicroseconds;
+
+    public const int DefaultSpinMicroseconds = 50;
+
     public bool Stats { get; private set; }
 
     public bool Demo { get; private set; }
@@ -24,11 +33,12 @@ internal sealed class ServerOptions
     public const string Usage =
         """
         Pike.Reactor RESP server: an in-memory Redis-protocol server on one Pike.Reactor loop.
-        usage: Pike.Reactor.RespServer [--port N] [--bind ADDR] [--poller NAME] [--max-output-bytes N] [--stats] [--demo]
+        usage: Pike.Reactor.RespServer [--port N] [--bind ADDR] [--poller NAME] [--max-output-bytes N] [--spin-us N] [--stats] [--demo]
           --port N              port to listen on (0 or absent: a free port, printed)
           --bind ADDR           address to listen on (default 127.0.0.1)
           --poller NAME         epoll, poll, select, ... (default: the best for this OS)
           --max-output-bytes N  unsent output a client may accumulate before it is dropped (default 64 MiB)
+          --spin-us N           keep polling without blocking for N microseconds after the last event before sleeping (default 50; 0: never)
           --stats               print the server's counters when it stops
           --demo                start on a free loopback port, run a few commands through a client on the same loop, print them, exit
         """;
@@ -56,6 +66,9 @@ internal sealed class ServerOptions
                     break;
                 case "--max-output-bytes":
                     options.MaxOutputBytes = int.Parse(Value(args, ref i), NumberStyles.None, CultureInfo.InvariantCulture);
+                    break;
+                case "--spin-us":
+                    options.SpinMicroseconds = int.Parse(Value(args, ref i), NumberStyles.None, CultureInfo.InvariantCulture);
                     break;
                 case "--stats":
                     options.Stats = true;

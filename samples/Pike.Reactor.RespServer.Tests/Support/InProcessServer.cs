@@ -13,8 +13,12 @@ public sealed class InProcessServer : IDisposable
     private readonly RespServerHost _host;
     private Exception? _failure;
 
-    public InProcessServer(string poller = "epoll", int maxOutputBytes = RespServerHost.DefaultMaxOutputBytes)
+    private readonly TimeSpan _spin;
+
+    /// <summary>Starts the server; <paramref name="spinMicroseconds"/> as the command line's --spin-us (its default unless told).</summary>
+    public InProcessServer(string poller = "epoll", int maxOutputBytes = RespServerHost.DefaultMaxOutputBytes, int spinMicroseconds = ServerOptions.DefaultSpinMicroseconds)
     {
+        _spin = TimeSpan.FromMicroseconds(spinMicroseconds);
         _host = new RespServerHost(PollerFactory.Create(poller), maxOutputBytes, TextWriter.Null);
         Port = _host.Listen(new IPEndPoint(IPAddress.Loopback, 0)).Port;
         _thread = new Thread(RunLoop) { IsBackground = true, Name = $"resp-{poller}-{Port}" };
@@ -42,7 +46,7 @@ public sealed class InProcessServer : IDisposable
     {
         try
         {
-            _host.Run();
+            _host.Run(_spin);
         }
         catch (Exception error)
         {

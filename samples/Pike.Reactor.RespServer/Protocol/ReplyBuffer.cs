@@ -8,14 +8,20 @@ namespace Pike.Reactor.RespServer.Protocol;
 /// and sent in one write afterwards (Redis's write-before-sleep), or later when the socket
 /// would block. Bytes between <see cref="Pending"/>'s start and end are not yet sent.
 /// </summary>
-internal sealed class ReplyBuffer
+/// <remarks>
+/// Given a shared buffer (one per loop thread), the replies of a batch are written there and
+/// only what the socket did not take is kept in memory of the client's own (see
+/// <see cref="Lend"/> and <see cref="Return"/>): an idle client holds no output memory.
+/// </remarks>
+internal sealed class ReplyBuffer(byte[]? shared = null)
 {
     /// <summary>What a connection's buffer starts with, and shrinks back to after a large reply drained.</summary>
     public const int InitialCapacity = 16 * 1024;
 
     private const int ShrinkAbove = 1024 * 1024;
 
-    private byte[] _buffer = new byte[InitialCapacity];
+    private byte[] _buffer = shared is null ? new byte[InitialCapacity] : [];
+    private byte[] _own = []; // with a shared buffer: this client's buffer for unsent output, kept for reuse
     private int _head;
     private int _tail;
 
@@ -39,7 +45,13 @@ internal sealed class ReplyBuffer
         {
             _head = 0;
             _tail = 0;
-            if (_buffer.Length > ShrinkAbove)
+            if (shared is not null && !ReferenceEquals(_buffer, shared))
+            {
+                // Drained: the next batch writes into the shared buffer again.
+                _own = _buffer.Length > ShrinkAbove ? [] : _buffer;
+                _buffer = [];
+            }
+            else if (shared is null && _buffer.Length > ShrinkAbove)
             {
                 _buffer = new byte[InitialCapacity]; // one large reply must not pin its memory for the connection's life
             }
@@ -83,6 +95,39 @@ internal sealed class ReplyBuffer
     {
         _head = 0;
         _tail = 0;
+        if (shared is not null)
+        {
+            _buffer = [];
+        }
+    }
+
+    /// <summary>Before a batch: with nothing pending, write into the shared buffer.</summary>
+    public void Lend()
+    {
+        if (shared is not null && _tail == 0)
+        {
+            _buffer = shared;
+        }
+    }
+
+    /// <summary>After the batch's send: what the socket did not take moves to memory of this client's own.</summary>
+    public void Return()
+    {
+        if (shared is null || !ReferenceEquals(_buffer, shared))
+        {
+            return;
+        }
+
+        int pending = _tail - _head;
+        if (pending > _own.Length)
+        {
+            _own = new byte[Math.Max(InitialCapacity, pending * 2)];
+        }
+
+        _buffer.AsSpan(_head, pending).CopyTo(_own);
+        _buffer = pending == 0 ? [] : _own;
+        _head = 0;
+        _tail = pending;
     }
 
     private void WritePrefixedNumber(byte prefix, long value)
@@ -116,7 +161,7 @@ internal sealed class ReplyBuffer
         }
         else
         {
-            long size = Math.Max(needed, (long)_buffer.Length * 2);
+            long size = Math.Max(needed, Math.Max(InitialCapacity, (long)_buffer.Length * 2));
             var bigger = new byte[(int)Math.Min(size, Array.MaxLength)];
             _buffer.AsSpan(_head, pending).CopyTo(bigger);
             _buffer = bigger;

@@ -9,7 +9,14 @@ namespace Pike.Reactor.RespServer.Server;
 /// async baseline share it): the input buffer, the parser's place in it, and the loop that
 /// runs every complete request against the processor and appends the replies.
 /// </summary>
-internal sealed class ClientInput
+/// <remarks>
+/// Given a shared buffer (one per loop thread), a client between requests owns no input
+/// memory: each read lands in the shared buffer, and only the tail of a request that has not
+/// fully arrived is copied into a buffer of the client's own. With thousands of mostly idle
+/// clients this is the difference between kilobytes and hundreds of megabytes that the GC
+/// would otherwise keep copying.
+/// </remarks>
+internal sealed class ClientInput(byte[]? shared = null)
 {
     /// <summary>Redis's client-query-buffer-limit default: a request may not outgrow it.</summary>
     public const long MaxQueryBytes = 1024L * 1024 * 1024;
@@ -19,7 +26,8 @@ internal sealed class ClientInput
     private const int ShrinkAbove = 1024 * 1024;
 
     private readonly RequestParser _parser = new();
-    private byte[] _buffer = new byte[InitialSize];
+    private byte[] _buffer = shared is null ? new byte[InitialSize] : [];
+    private byte[] _own = [];   // with a shared buffer: this client's buffer for partial requests, kept for reuse
     private int _end;
 
     /// <summary>After <see cref="BatchResult.Drop"/>: why.</summary>
@@ -32,6 +40,11 @@ internal sealed class ClientInput
     /// </summary>
     public Memory<byte> ReadSpace()
     {
+        if (_end == 0 && shared is not null)
+        {
+            _buffer = shared;
+        }
+
         if (_buffer.Length - _end < MinReadRoom)
         {
             long size = _buffer.Length * 2L;
@@ -43,6 +56,10 @@ internal sealed class ClientInput
             var bigger = new byte[size];
             _buffer.AsSpan(0, _end).CopyTo(bigger);
             _buffer = bigger;
+            if (shared is not null)
+            {
+                _own = bigger;
+            }
         }
 
         return _buffer.AsMemory(_end);
@@ -66,11 +83,13 @@ internal sealed class ClientInput
                 {
                     processor.Stats.ClientsDroppedForOutput++;
                     DropReason = $"{reply.PendingCount} bytes of output unsent (limit {maxOutputBytes})";
+                    Release();
                     return BatchResult.Drop;
                 }
 
                 if (outcome == CommandOutcome.CloseAfterReply)
                 {
+                    Release();
                     return BatchResult.CloseAfterReply;
                 }
 
@@ -81,6 +100,7 @@ internal sealed class ClientInput
             {
                 processor.Stats.ProtocolErrors++;
                 reply.Write(_parser.Error!);
+                Release();
                 return BatchResult.CloseAfterReply;
             }
 
@@ -91,16 +111,47 @@ internal sealed class ClientInput
         return BatchResult.Continue;
     }
 
+    // Nothing more will be read (the connection closes): let go of the shared buffer.
+    private void Release()
+    {
+        if (shared is not null)
+        {
+            _buffer = [];
+            _end = 0;
+            _parser.Reset();
+        }
+    }
+
     private void Compact()
     {
         int consumed = _parser.RequestStart;
+        int remaining = _end - consumed;
+        if (shared is not null && ReferenceEquals(_buffer, shared))
+        {
+            // The shared buffer goes back to the loop; a partial request moves to a buffer of this client's own.
+            if (remaining > 0 && _own.Length < remaining + MinReadRoom)
+            {
+                _own = new byte[Math.Max(InitialSize, remaining * 2)];
+            }
+
+            _buffer.AsSpan(consumed, remaining).CopyTo(_own);
+            _buffer = remaining == 0 ? [] : _own;
+            _end = remaining;
+            _parser.Shift(consumed);
+            return;
+        }
+
         if (consumed == 0)
         {
             return;
         }
 
-        int remaining = _end - consumed;
-        if (remaining == 0 && _buffer.Length > ShrinkAbove)
+        if (remaining == 0 && shared is not null)
+        {
+            _own = _buffer.Length > ShrinkAbove ? [] : _buffer;
+            _buffer = [];
+        }
+        else if (remaining == 0 && _buffer.Length > ShrinkAbove)
         {
             _buffer = new byte[InitialSize]; // a large request's buffer is not kept for the connection's life
         }

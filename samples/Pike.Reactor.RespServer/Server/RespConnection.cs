@@ -14,8 +14,8 @@ namespace Pike.Reactor.RespServer.Server;
 internal sealed class RespConnection : Transport
 {
     private readonly RespServerHost _server;
-    private readonly ClientInput _input = new();
-    private readonly ReplyBuffer _reply = new();
+    private readonly ClientInput _input;
+    private readonly ReplyBuffer _reply;
     private readonly ClientSession _session;
     private bool _writeBlocked;
     private bool _closeAfterReply;
@@ -25,6 +25,8 @@ internal sealed class RespConnection : Transport
         : base(server.Poller)
     {
         _server = server;
+        _input = new ClientInput(server.SharedInput);
+        _reply = new ReplyBuffer(server.SharedOutput);
         _session = new ClientSession(id);
         _counted = true;
         server.Stats.ConnectedClients++;
@@ -51,7 +53,9 @@ internal sealed class RespConnection : Transport
             return; // spurious readiness
         }
 
+        _server.Events++;
         _input.Advance(received);
+        _reply.Lend();
         switch (_input.ProcessAvailable(_server.Processor, _reply, _session, _server.MaxOutputBytes))
         {
             case BatchResult.Drop:
@@ -94,6 +98,7 @@ internal sealed class RespConnection : Transport
             _writeBlocked = _reply.PendingCount > 0;
         }
 
+        _reply.Return();
         if (_closeAfterReply && _reply.PendingCount == 0)
         {
             Shutdown();
