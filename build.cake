@@ -72,14 +72,14 @@ Task("Demo")
 });
 
 Task("Bench")
-    .Description("redis-server, the RESP sample on epoll and poll, and an async/await baseline, driven by redis-benchmark (Release); writes bench/results.md and bench/results.svg. --rounds=N (default 3).")
+    .Description("redis-server, the RESP sample on epoll and poll, and an async/await baseline, driven by redis-benchmark (Release); writes bench/results.md and bench/results.svg. --rounds=N (default 5).")
     .Does(() =>
 {
     var harness = root.CombineWithFilePath("bench/Pike.Reactor.Bench/Pike.Reactor.Bench.csproj");
     DotNetBuild(harness.FullPath, new DotNetBuildSettings { Configuration = "Release" });
     DotNetExecute(
         root.CombineWithFilePath("bench/Pike.Reactor.Bench/bin/Release/net10.0/Pike.Reactor.Bench.dll"),
-        new ProcessArgumentBuilder().Append("--rounds").Append(Argument("rounds", "3")));
+        new ProcessArgumentBuilder().Append("--rounds").Append(Argument("rounds", "5")));
 });
 
 Task("CI")

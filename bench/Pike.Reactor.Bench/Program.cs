@@ -17,7 +17,7 @@ internal static class Program
 {
     public static int Main(string[] args)
     {
-        int rounds = 3;
+        int rounds = 5;
         double scale = 1.0;
         string? outDir = null;
         for (int i = 0; i < args.Length; i++)
