@@ -54,10 +54,22 @@ Task("Test-Resp")
         new[] { "Pike.Reactor", "Pike.Reactor.Linux" });
 });
 
+Task("Test-Native")
+    .Description("On macOS, the BSDs and Windows: the contract suite on every poller the host offers.")
+    .WithCriteria(!IsRunningOnLinux())
+    .IsDependentOn("Build")
+    .Does(() =>
+{
+    RunLane("native", testProject, "Lane=contract|Lane=core" + (IsRunningOnWindows() ? "|Lane=windows" : "|Lane=kqueue"),
+        new Dictionary<string, string>(),
+        new[] { "Pike.Reactor", "Pike.Reactor.BSD", "Pike.Reactor.Windows" });
+});
+
 Task("Test")
     .Description("Runs every test lane this host supports and fails if any test failed.")
     .IsDependentOn("Test-Linux")
     .IsDependentOn("Test-Resp")
+    .IsDependentOn("Test-Native")
     .Does(() =>
 {
     ReportLanes();
@@ -82,6 +94,15 @@ Task("Bench")
         new ProcessArgumentBuilder().Append("--rounds").Append(Argument("rounds", "5")));
 });
 
+Task("Bench-Poll")
+    .Description("BenchmarkDotNet: one readable dispatch through each poller, with 10 or 5,000 idle connections beside it.")
+    .Does(() =>
+{
+    DotNetRun(root.CombineWithFilePath("bench/Pike.Reactor.Benchmarks/Pike.Reactor.Benchmarks.csproj").FullPath,
+        new ProcessArgumentBuilder().Append("--filter").AppendQuoted("*PollBenchmarks*"),
+        new DotNetRunSettings { Configuration = "Release" });
+});
+
 Task("CI")
     .Description("What .ci/run runs: a clean build and every test lane.")
     .IsDependentOn("Clean")
@@ -104,7 +125,7 @@ void RunLane(string lane, FilePath project, string filter, IDictionary<string, s
             Configuration = configuration,
             NoBuild = true,
             Filter = filter,
-            Loggers = new[] { $"trx;LogFileName={lane}.trx", "console;verbosity=normal" },
+            Loggers = new[] { $"trx;LogFileName={lane}.trx", "console;verbosity=minimal" },
             Collectors = new[] { "XPlat Code Coverage" },
             Settings = runSettings,
             ResultsDirectory = laneResults,
