@@ -8,8 +8,10 @@ namespace Pike.Reactor.Bench;
 /// <summary>Runs redis-benchmark for one case against one port and reads its CSV line.</summary>
 internal static class BenchmarkRunner
 {
-    public static Measurement Run(BenchCase benchCase, int port, int round, string server)
+    public static Measurement Run(BenchCase benchCase, ServerProcess process, int round, string server)
     {
+        int port = process.Port;
+        double cpuBefore = process.CpuSeconds();
         string output = RedisBenchmark(port, benchCase.Test, benchCase.Clients, benchCase.Pipeline, benchCase.DataSize, benchCase.Requests, csv: true);
         foreach (string line in output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
@@ -17,7 +19,8 @@ internal static class BenchmarkRunner
             string[] fields = line.Split(',');
             if (fields.Length >= 7 && fields[0].Trim('"').Equals(benchCase.Test, StringComparison.OrdinalIgnoreCase))
             {
-                return new Measurement(round, server, benchCase.Label, Number(fields[1]), Number(fields[4]), Number(fields[6]));
+                double cpu = process.CpuSeconds() - cpuBefore;
+                return new Measurement(round, server, benchCase.Label, Number(fields[1]), Number(fields[4]), Number(fields[6]), cpu * 1e6 / benchCase.Requests);
             }
         }
 

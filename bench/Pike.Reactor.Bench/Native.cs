@@ -24,7 +24,15 @@ internal static partial class Native
     [LibraryImport("libc", EntryPoint = "setrlimit", SetLastError = true)]
     private static partial int SetRLimit(int resource, in RLimit limit);
 
+    [LibraryImport("libc", EntryPoint = "sysconf")]
+    private static partial long SysConf(int name);
+
+    private const int _SC_CLK_TCK = 2;
+
     public static bool Terminate(int pid) => Kill(pid, SIGTERM) == 0;
+
+    /// <summary>The unit of the CPU times in /proc/PID/stat.</summary>
+    public static long ClockTicksPerSecond() => SysConf(_SC_CLK_TCK) is > 0 and var ticks ? ticks : 100;
 
     /// <summary>Raises the soft descriptor limit towards <paramref name="wanted"/> (children inherit it); returns what it is now.</summary>
     public static ulong RaiseDescriptorLimit(ulong wanted)

@@ -83,9 +83,9 @@ internal static class Program
                 BenchmarkRunner.WarmUp(process.Port, Scaled(100_000, scale));
                 foreach (BenchCase benchCase in cases)
                 {
-                    Measurement m = BenchmarkRunner.Run(benchCase, process.Port, round, server.Label);
+                    Measurement m = BenchmarkRunner.Run(benchCase, process, round, server.Label);
                     measurements.Add(m);
-                    Console.WriteLine($"round {round} {server.Label,-15} {benchCase.Label,-32} {m.RequestsPerSecond,12:F0} req/s  p50 {m.P50Ms:F3} ms  p99 {m.P99Ms:F3} ms");
+                    Console.WriteLine($"round {round} {server.Label,-15} {benchCase.Label,-32} {m.RequestsPerSecond,12:F0} req/s  p50 {m.P50Ms:F3} ms  p99 {m.P99Ms:F3} ms  cpu {m.CpuMicrosPerRequest:F2} us/req");
                 }
 
                 if (server.Label != "redis-server" && round == rounds)

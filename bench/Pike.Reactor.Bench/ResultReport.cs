@@ -31,8 +31,10 @@ internal static class ResultReport
         md.AppendLine(Invariant($"Taken {machine.Date} on {machine.Cpu}, {machine.Cores} cores, {machine.Os}; {machine.Runtime}; {machine.Redis}."));
         md.AppendLine(Invariant($"Load average before {machine.LoadBefore}, after {machine.LoadAfter}. {rounds} rounds, servers started one after the other on free loopback ports (order rotating each round), each warmed up, then driven by `redis-benchmark`; figures are the median of the rounds; the whole run took {elapsed.TotalMinutes:F1} min."));
         md.AppendLine();
-        md.AppendLine("| case | server | requests/s | p50 ms | p99 ms | × redis-server | pike-epoll × this |");
-        md.AppendLine("| --- | --- | ---: | ---: | ---: | ---: | ---: |");
+        md.AppendLine("`server CPU µs/req` is the user + system time the server process used during the case (from /proc/PID/stat) divided by its requests: unlike requests/s it hardly moves when other load shares the machine.");
+        md.AppendLine();
+        md.AppendLine("| case | server | requests/s | p50 ms | p99 ms | server CPU µs/req | × redis-server | pike-epoll × this |");
+        md.AppendLine("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
         foreach (BenchCase c in cases)
         {
             double redis = Median(measurements, Redis, c.Label, m => m.RequestsPerSecond);
@@ -42,8 +44,9 @@ internal static class ResultReport
                 double rps = Median(measurements, server, c.Label, m => m.RequestsPerSecond);
                 double p50 = Median(measurements, server, c.Label, m => m.P50Ms);
                 double p99 = Median(measurements, server, c.Label, m => m.P99Ms);
+                double cpu = Median(measurements, server, c.Label, m => m.CpuMicrosPerRequest);
                 string vsPike = server == Pike ? "" : Invariant($"{pike / rps:F2}");
-                md.AppendLine(Invariant($"| {c.Label} | {server} | {rps:F0} | {p50:F3} | {p99:F3} | {rps / redis:F2} | {vsPike} |"));
+                md.AppendLine(Invariant($"| {c.Label} | {server} | {rps:F0} | {p50:F3} | {p99:F3} | {cpu:F2} | {rps / redis:F2} | {vsPike} |"));
             }
         }
 
@@ -79,11 +82,11 @@ internal static class ResultReport
         md.AppendLine();
         md.AppendLine("Every round:");
         md.AppendLine();
-        md.AppendLine("| round | server | case | requests/s | p50 ms | p99 ms |");
-        md.AppendLine("| ---: | --- | --- | ---: | ---: | ---: |");
+        md.AppendLine("| round | server | case | requests/s | p50 ms | p99 ms | server CPU µs/req |");
+        md.AppendLine("| ---: | --- | --- | ---: | ---: | ---: | ---: |");
         foreach (Measurement m in measurements)
         {
-            md.AppendLine(Invariant($"| {m.Round} | {m.Server} | {m.Case} | {m.RequestsPerSecond:F0} | {m.P50Ms:F3} | {m.P99Ms:F3} |"));
+            md.AppendLine(Invariant($"| {m.Round} | {m.Server} | {m.Case} | {m.RequestsPerSecond:F0} | {m.P50Ms:F3} | {m.P99Ms:F3} | {m.CpuMicrosPerRequest:F2} |"));
         }
 
         return md.ToString();

@@ -20,6 +20,15 @@ internal sealed class ServerProcess : IDisposable
 
     public int Port { get; }
 
+    /// <summary>CPU seconds (user + system) the server process has used so far, from /proc/PID/stat.</summary>
+    public double CpuSeconds()
+    {
+        string stat = System.IO.File.ReadAllText($"/proc/{_process.Id}/stat");
+        string[] fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        long ticks = long.Parse(fields[11], System.Globalization.CultureInfo.InvariantCulture) + long.Parse(fields[12], System.Globalization.CultureInfo.InvariantCulture);
+        return ticks / (double)Native.ClockTicksPerSecond();
+    }
+
     public static ServerProcess Start(ServerKind kind)
     {
         int port = FreePort();
