@@ -42,9 +42,37 @@ Task("Test-Linux")
         new[] { "Pike.Reactor", "Pike.Reactor.Linux" });
 });
 
+Task("Test-Kqueue")
+    .Description("The contract suite and the kqueue backend's own tests on KqueuePoller: natively on macOS, on Linux through the kqueue-over-epoll shim the test build makes with gcc (or the library PIKE_REACTOR_KQUEUE_LIBRARY names).")
+    .WithCriteria(IsRunningOnLinux() || IsRunningOnMacOs())
+    .IsDependentOn("Build")
+    .Does(() =>
+{
+    var environment = new Dictionary<string, string> { ["PIKE_TEST_POLLERS"] = "kqueue" };
+    if (IsRunningOnLinux())
+    {
+        var library = EnvironmentVariable("PIKE_REACTOR_KQUEUE_LIBRARY")
+            ?? root.CombineWithFilePath($"Pike.Reactor.Tests/bin/{configuration}/net10.0/libkqueue-shim.so").FullPath;
+        if (!FileExists(library))
+        {
+            Warning($"lane kqueue: {library} is missing (is gcc installed?)");
+            lanes.Add(new LaneResult("kqueue", 0, 1, 0));
+            Console.WriteLine("lane kqueue");
+            Console.WriteLine("tests: 0 passed, 1 failed, 0 skipped");
+            return;
+        }
+
+        environment["PIKE_REACTOR_KQUEUE_LIBRARY"] = library;
+    }
+
+    RunLane("kqueue", testProject, "FullyQualifiedName~Pike.Reactor.Tests.Contract.|Lane=kqueue", environment,
+        new[] { "Pike.Reactor", "Pike.Reactor.BSD" });
+});
+
 Task("Test")
     .Description("Runs every test lane this host supports and fails if any test failed.")
     .IsDependentOn("Test-Linux")
+    .IsDependentOn("Test-Kqueue")
     .Does(() =>
 {
     ReportLanes();

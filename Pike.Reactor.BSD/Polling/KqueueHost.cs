@@ -23,15 +23,18 @@ internal static class KqueueHost
         }
     }
 
-    /// <summary>Why kqueue cannot run here with no library named, or null when it can.</summary>
-    public static string? UnavailableReason()
+    /// <summary>Why kqueue cannot run here, or null when it can (as far as can be told without loading anything).</summary>
+    public static string? UnavailableReason() => UnavailableReason(ConfiguredLibrary);
+
+    /// <summary>Why kqueue cannot run here when <paramref name="configured"/> is the library named (or none), or null when it can.</summary>
+    public static string? UnavailableReason(string? configured)
     {
         if (IntPtr.Size != 8)
         {
             return "Pike.Reactor.BSD knows the struct kevent layouts of 64-bit processes only; this process is 32-bit.";
         }
 
-        if (HasNativeKqueue || ConfiguredLibrary is not null)
+        if (HasNativeKqueue || configured is not null)
         {
             return null;
         }

@@ -49,6 +49,8 @@ public sealed unsafe class KqueuePoller : BasePoller
     private ReadyEntry[] _late = new ReadyEntry[8];
     private int _lateCount;
     private long _keventCalls;
+    private long _dispatchedKevents;
+    private long _dispatchedEntries;
 
     /// <summary>
     /// Opens a kqueue from the C library of this macOS or BSD, or, elsewhere, from the library
@@ -119,6 +121,9 @@ public sealed unsafe class KqueuePoller : BasePoller
 
     /// <summary>How many kevent calls this poller has made (waits, immediate registrations, wake-ups).</summary>
     internal long KeventCalls => System.Threading.Interlocked.Read(ref _keventCalls);
+
+    /// <summary>Kevents the waits returned so far, and the channel dispatches they became (read and write of one channel merge).</summary>
+    internal (long Kevents, long Dispatches) DispatchCounts => (_dispatchedKevents, _dispatchedEntries);
 
     /// <summary>Changes waiting for the next kevent call.</summary>
     internal int PendingChanges => _changeCount;
@@ -215,6 +220,8 @@ public sealed unsafe class KqueuePoller : BasePoller
             Merge(ref entries, key, ready, connectError);
         }
 
+        _dispatchedKevents += count;
+        _dispatchedEntries += entries;
         for (int i = 0; i < entries; i++)
         {
             if (_ready[i].ChangeError == 0)

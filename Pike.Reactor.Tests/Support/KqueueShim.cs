@@ -23,18 +23,18 @@ public static unsafe class KqueueShim
 
     private static Lazy<nint> Handle { get; } = new(() => NativeLibrary.Load(Path));
 
-    /// <summary>kevent calls made through the shim so far, by every poller of the process.</summary>
-    public static ulong KeventCalls => ((delegate* unmanaged<nuint>)Export("kqshim_kevent_calls"))();
+    /// <summary>kevent calls made on the queue <paramref name="kq"/> so far.</summary>
+    public static ulong KeventCalls(int kq) => ((delegate* unmanaged<int, nuint>)Export("kqshim_kevent_calls"))(kq);
 
-    /// <summary>Changelist entries the shim processed so far.</summary>
-    public static ulong Changes => ((delegate* unmanaged<nuint>)Export("kqshim_changes"))();
+    /// <summary>Changelist entries the queue <paramref name="kq"/> processed so far.</summary>
+    public static ulong Changes(int kq) => ((delegate* unmanaged<int, nuint>)Export("kqshim_changes"))(kq);
 
-    /// <summary>The next change of <paramref name="filter"/> with one of <paramref name="flags"/> fails with <paramref name="errno"/>, unapplied.</summary>
-    public static void FailNext(int filter, int flags, int errno) =>
-        ((delegate* unmanaged<int, int, int, void>)Export("kqshim_fail_next"))(filter, flags, errno);
+    /// <summary>The next change on <paramref name="kq"/> of <paramref name="filter"/> with one of <paramref name="flags"/> fails with <paramref name="errno"/>, unapplied.</summary>
+    public static void FailNext(int kq, int filter, int flags, int errno) =>
+        ((delegate* unmanaged<int, int, int, int, void>)Export("kqshim_fail_next"))(kq, filter, flags, errno);
 
-    /// <summary>The next kevent call that would wait applies its changes and returns -1 with EINTR.</summary>
-    public static void InterruptNext() => ((delegate* unmanaged<void>)Export("kqshim_interrupt_next"))();
+    /// <summary>The next kevent call on <paramref name="kq"/> that would wait applies its changes and returns -1 with EINTR.</summary>
+    public static void InterruptNext(int kq) => ((delegate* unmanaged<int, void>)Export("kqshim_interrupt_next"))(kq);
 
     /// <summary>Calls the shim's kevent directly with one change (ident, filter, flags), for tests that act behind a poller's back.</summary>
     public static int Change(int kq, nuint ident, short filter, ushort flags)

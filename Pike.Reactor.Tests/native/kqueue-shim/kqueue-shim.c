@@ -26,12 +26,12 @@
  *    caller gets is one end of a socketpair, and the queue notices the other end hang up. The
  *    resources go at the next kqueue() call.
  *
- * Diagnostics and fault injection for the tests (not part of libkqueue): kqshim_kevent_calls()
- * counts kevent calls, kqshim_changes() counts changelist entries processed;
- * kqshim_fail_next(filter, flags, err) makes the next change of that filter with any of those
- * flags fail with err, unapplied (errors a Linux socket never produces, such as EPIPE from old
- * macOS); kqshim_interrupt_next() makes the next waiting kevent call apply its changes and
- * return -1 with EINTR, as a signal would.
+ * Diagnostics and fault injection for the tests, per queue (not part of libkqueue):
+ * kqshim_kevent_calls(kq) counts kevent calls, kqshim_changes(kq) changelist entries processed;
+ * kqshim_fail_next(kq, filter, flags, err) makes the next change of that filter with any of
+ * those flags fail with err, unapplied (errors a Linux socket never produces, such as EPIPE
+ * from old macOS); kqshim_interrupt_next(kq) makes the next kevent call that would wait apply
+ * its changes and return -1 with EINTR, as a signal would.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -126,6 +126,8 @@ struct kq {
     int nfds;
     struct unote *users;
     int nusers;
+    unsigned long calls, changes;   /* diagnostics */
+    int fail_filter, fail_flags, fail_err, interrupt;
 };
 
 #define USER_TAG (1ull << 40)
@@ -133,23 +135,39 @@ struct kq {
 static pthread_mutex_t g_table_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct kq **g_table;
 static int g_table_len;
-static unsigned long g_kevent_calls;
-static unsigned long g_changes;
 
-static int g_fail_filter, g_fail_flags, g_fail_err;
-static int g_interrupt;
+static struct kq *kq_lookup(int id);
 
-EXPORT void kqshim_fail_next(int filter, int flags, int err)
+EXPORT void kqshim_fail_next(int kqfd, int filter, int flags, int err)
 {
-    __atomic_store_n(&g_fail_filter, filter, __ATOMIC_SEQ_CST);
-    __atomic_store_n(&g_fail_flags, flags, __ATOMIC_SEQ_CST);
-    __atomic_store_n(&g_fail_err, err, __ATOMIC_SEQ_CST);
+    struct kq *kq = kq_lookup(kqfd);
+    if (kq == NULL)
+        return;
+    pthread_mutex_lock(&kq->lock);
+    kq->fail_filter = filter;
+    kq->fail_flags = flags;
+    kq->fail_err = err;
+    pthread_mutex_unlock(&kq->lock);
 }
 
-EXPORT void kqshim_interrupt_next(void) { __atomic_store_n(&g_interrupt, 1, __ATOMIC_SEQ_CST); }
+EXPORT void kqshim_interrupt_next(int kqfd)
+{
+    struct kq *kq = kq_lookup(kqfd);
+    if (kq != NULL)
+        __atomic_store_n(&kq->interrupt, 1, __ATOMIC_SEQ_CST);
+}
 
-EXPORT unsigned long kqshim_kevent_calls(void) { return __atomic_load_n(&g_kevent_calls, __ATOMIC_SEQ_CST); }
-EXPORT unsigned long kqshim_changes(void) { return __atomic_load_n(&g_changes, __ATOMIC_SEQ_CST); }
+EXPORT unsigned long kqshim_kevent_calls(int kqfd)
+{
+    struct kq *kq = kq_lookup(kqfd);
+    return kq == NULL ? 0 : __atomic_load_n(&kq->calls, __ATOMIC_SEQ_CST);
+}
+
+EXPORT unsigned long kqshim_changes(int kqfd)
+{
+    struct kq *kq = kq_lookup(kqfd);
+    return kq == NULL ? 0 : __atomic_load_n(&kq->changes, __ATOMIC_SEQ_CST);
+}
 
 static void kq_free(struct kq *kq)
 {
@@ -420,11 +438,12 @@ static int apply_user_change(struct kq *kq, const struct kevent *ch)
 
 static int apply_change(struct kq *kq, const struct kevent *ch)
 {
-    __atomic_add_fetch(&g_changes, 1, __ATOMIC_SEQ_CST);
-    int err = __atomic_load_n(&g_fail_err, __ATOMIC_SEQ_CST);
-    if (err != 0 && ch->filter == g_fail_filter && (ch->flags & g_fail_flags) != 0
-        && __atomic_compare_exchange_n(&g_fail_err, &err, 0, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+    __atomic_add_fetch(&kq->changes, 1, __ATOMIC_SEQ_CST);
+    if (kq->fail_err != 0 && ch->filter == kq->fail_filter && (ch->flags & kq->fail_flags) != 0) {
+        int err = kq->fail_err;
+        kq->fail_err = 0;
         return err;
+    }
     switch (ch->filter) {
     case EVFILT_READ:
     case EVFILT_WRITE:
@@ -567,12 +586,12 @@ static int timeout_ms(const struct timespec *ts)
 EXPORT int kevent(int kqfd, const struct kevent *changelist, int nchanges,
     struct kevent *eventlist, int nevents, const struct timespec *timeout)
 {
-    __atomic_add_fetch(&g_kevent_calls, 1, __ATOMIC_SEQ_CST);
     struct kq *kq = kq_lookup(kqfd);
     if (kq == NULL) {
         errno = EBADF;
         return -1;
     }
+    __atomic_add_fetch(&kq->calls, 1, __ATOMIC_SEQ_CST);
     if (nchanges < 0 || nevents < 0) {
         errno = EINVAL;
         return -1;
@@ -599,7 +618,7 @@ EXPORT int kevent(int kqfd, const struct kevent *changelist, int nchanges,
     if (placed > 0 || nevents == 0)
         return placed;
 
-    if (__atomic_exchange_n(&g_interrupt, 0, __ATOMIC_SEQ_CST)) {
+    if (__atomic_exchange_n(&kq->interrupt, 0, __ATOMIC_SEQ_CST)) {
         errno = EINTR;
         return -1;
     }
