@@ -32,6 +32,8 @@ public sealed class PollPoller : BasePoller
     /// <inheritdoc/>
     public override string Name => "poll";
 
+    internal int WakeFd => _waker.Fd;
+
     /// <inheritdoc/>
     public override void Poll(TimeSpan timeout) => PollCore(timeout);
 

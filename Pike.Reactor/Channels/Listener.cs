@@ -45,12 +45,7 @@ public abstract class Listener : Transport
         var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
         {
-            if (!OperatingSystem.IsWindows())
-            {
-                // Lets a restarted server bind while old connections sit in TIME_WAIT; on
-                // Windows the same option would let another process steal the port.
-                socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
-            }
+            AllowRebindDuringTimeWait(socket);
 
             socket.Bind(endpoint);
             socket.Listen(backlog);
@@ -60,6 +55,24 @@ public abstract class Listener : Transport
         {
             socket.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Sets SO_REUSEADDR alone, so that a restarted server can bind while old connections sit in
+    /// TIME_WAIT. Not through <see cref="SocketOptionName.ReuseAddress"/>: on Unix .NET sets
+    /// SO_REUSEPORT with it, which would let a second listener share the port silently. Not on
+    /// Windows, where SO_REUSEADDR lets another socket steal a bound port.
+    /// </summary>
+    private static void AllowRebindDuringTimeWait(Socket socket)
+    {
+        if (OperatingSystem.IsLinux())
+        {
+            socket.SetRawSocketOption(1 /* SOL_SOCKET */, 2 /* SO_REUSEADDR */, [1, 0, 0, 0]);
+        }
+        else if (!OperatingSystem.IsWindows())
+        {
+            socket.SetRawSocketOption(0xFFFF /* SOL_SOCKET */, 0x0004 /* SO_REUSEADDR */, [1, 0, 0, 0]);
         }
     }
 

@@ -273,7 +273,11 @@ public abstract class BasePoller : IDisposable
 
         ThrowIfDisposed();
         ScheduledCall call = _timers.Schedule(delay, action);
-        if (Volatile.Read(ref _ownerThread) != Environment.CurrentManagedThreadId)
+
+        // A loop blocked on another thread must recompute its wait; with no loop running, the
+        // next Poll sees the timer anyway and must not be woken early by it.
+        int owner = Volatile.Read(ref _ownerThread);
+        if (owner != 0 && owner != Environment.CurrentManagedThreadId)
         {
             Wake();
         }

@@ -1,0 +1,105 @@
+using System;
+using System.Collections.Generic;
+using System.Net;
+using System.Net.Sockets;
+
+namespace Pike.Reactor.Tests;
+
+/// <summary>A transport whose handlers are set per test, recording what the poller called.</summary>
+public sealed class TestChannel : Transport
+{
+    public TestChannel(BasePoller poller)
+        : base(poller)
+    {
+    }
+
+    public Action<TestChannel>? OnConnect { get; set; }
+
+    public Action<TestChannel>? OnRead { get; set; }
+
+    public Action<TestChannel>? OnWrite { get; set; }
+
+    public Action<TestChannel>? OnClose { get; set; }
+
+    public Action<TestChannel, Exception>? OnError { get; set; }
+
+    public List<string> Calls { get; } = new();
+
+    public List<Exception> Errors { get; } = new();
+
+    public int Reads { get; private set; }
+
+    public int Writes { get; private set; }
+
+    public bool ConnectedCalled { get; private set; }
+
+    public bool CloseCalled { get; private set; }
+
+    /// <summary>A client transport connecting to <paramref name="endpoint"/>.</summary>
+    public static TestChannel ConnectTo(BasePoller poller, EndPoint endpoint)
+    {
+        var channel = new TestChannel(poller);
+        channel.CreateSocket(endpoint.AddressFamily, SocketType.Stream);
+        channel.Connect(endpoint);
+        return channel;
+    }
+
+    protected internal override void HandleConnect()
+    {
+        Calls.Add("connect");
+        ConnectedCalled = true;
+        OnConnect?.Invoke(this);
+    }
+
+    protected internal override void HandleRead()
+    {
+        Calls.Add("read");
+        Reads++;
+        if (OnRead is null)
+        {
+            Span<byte> sink = stackalloc byte[4096];
+            while (Recv(sink) > 0)
+            {
+            }
+        }
+        else
+        {
+            OnRead(this);
+        }
+    }
+
+    protected internal override void HandleWrite()
+    {
+        Calls.Add("write");
+        Writes++;
+        OnWrite?.Invoke(this);
+    }
+
+    protected internal override void HandleClose()
+    {
+        Calls.Add("close");
+        CloseCalled = true;
+        if (OnClose is null)
+        {
+            Close();
+        }
+        else
+        {
+            OnClose(this);
+        }
+    }
+
+    protected internal override void HandleError(Exception error)
+    {
+        Calls.Add("error");
+        Errors.Add(error);
+        if (OnError is null)
+        {
+            Close();
+        }
+        else
+        {
+            OnError(this, error);
+        }
+    }
+}

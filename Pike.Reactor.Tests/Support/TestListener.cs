@@ -1,0 +1,39 @@
+using System;
+using System.Collections.Generic;
+using System.Net;
+using System.Net.Sockets;
+
+namespace Pike.Reactor.Tests;
+
+/// <summary>A listener on a free loopback port; by default it wraps each accepted socket in a <see cref="TestChannel"/>.</summary>
+public sealed class TestListener : Listener
+{
+    public TestListener(BasePoller poller, Action<TestChannel>? configure = null)
+        : base(poller)
+    {
+        Configure = configure;
+        Listen(new IPEndPoint(IPAddress.Loopback, 0));
+    }
+
+    public Action<TestChannel>? Configure { get; set; }
+
+    public Action<Socket>? OnAccept { get; set; }
+
+    public List<TestChannel> Accepted { get; } = new();
+
+    public IPEndPoint EndPoint => (IPEndPoint)LocalEndPoint!;
+
+    protected override void HandleAccept(Socket accepted)
+    {
+        if (OnAccept is not null)
+        {
+            OnAccept(accepted);
+            return;
+        }
+
+        var channel = new TestChannel(Poller);
+        Configure?.Invoke(channel);
+        channel.SetSocket(accepted);
+        Accepted.Add(channel);
+    }
+}
