@@ -22,9 +22,11 @@
  *    EBADF. Closing a descriptor drops its knotes (a later change on a new file with the same
  *    number sees none), as kqueue does.
  *  - kevent interrupted by a signal returns -1/EINTR after the changes were applied.
- *  - Closing the kqueue descriptor (close(2)) frees the queue; as in libkqueue the fd the
- *    caller gets is one end of a socketpair, and the queue notices the other end hang up. The
- *    resources go at the next kqueue() call.
+ *  - The kqueue descriptor is the epoll descriptor itself, so closing it (close(2)) releases
+ *    everything the queue holds of the kernel; the shim's bookkeeping for that number is freed
+ *    when a later kqueue() gets the number again. EVFILT_USER triggers need no descriptor of
+ *    their own: one process-wide eventfd, always readable, is added to the queue's epoll set
+ *    with EPOLLONESHOT on NOTE_TRIGGER, which wakes a waiting kevent.
  *
  * Diagnostics and fault injection for the tests, per queue (not part of libkqueue):
  * kqshim_kevent_calls(kq) counts kevent calls, kqshim_changes(kq) changelist entries processed;
@@ -117,10 +119,8 @@ struct unote {
 };
 
 struct kq {
-    int id;             /* the caller's descriptor: one end of a socketpair */
-    int peer;           /* the other end: hangs up when the caller closes id */
-    int ep;             /* the epoll instance */
-    int efd;            /* eventfd that makes EVFILT_USER triggers visible to epoll */
+    int ep;             /* the epoll instance, which is also the caller's kqueue descriptor */
+    int user_added;     /* g_user_fd is in ep's set (armed or spent) */
     pthread_mutex_t lock;
     struct fdent *fds;
     int nfds;
@@ -133,6 +133,7 @@ struct kq {
 #define USER_TAG (1ull << 40)
 
 static pthread_mutex_t g_table_lock = PTHREAD_MUTEX_INITIALIZER;
+static int g_user_fd = -1;  /* eventfd holding 1 forever: readable in every epoll set it joins */
 static struct kq **g_table;
 static int g_table_len;
 
@@ -171,68 +172,45 @@ EXPORT unsigned long kqshim_changes(int kqfd)
 
 static void kq_free(struct kq *kq)
 {
-    close(kq->peer);
-    close(kq->ep);
-    close(kq->efd);
     pthread_mutex_destroy(&kq->lock);
     free(kq->fds);
     free(kq->users);
     free(kq);
 }
 
-/* Frees the queues whose caller descriptor was closed (the socketpair's other end hung up). */
-static void sweep_closed_locked(void)
-{
-    for (int i = 0; i < g_table_len; i++) {
-        struct kq *kq = g_table[i];
-        if (kq == NULL)
-            continue;
-        struct pollfd p = { .fd = kq->peer, .events = POLLIN };
-        if (poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLRDHUP | POLLIN | POLLERR))) {
-            g_table[i] = NULL;
-            kq_free(kq);
-        }
-    }
-}
-
 EXPORT int kqueue(void)
 {
-    int sp[2];
     struct kq *kq = calloc(1, sizeof(*kq));
     if (kq == NULL) {
         errno = ENOMEM;
         return -1;
     }
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
-        free(kq);
-        return -1;
+    pthread_mutex_lock(&g_table_lock);
+    if (g_user_fd < 0) {
+        g_user_fd = eventfd(1, EFD_CLOEXEC);
+        if (g_user_fd < 0) {
+            int saved = errno;
+            pthread_mutex_unlock(&g_table_lock);
+            free(kq);
+            errno = saved;
+            return -1;
+        }
     }
-    kq->id = sp[0];
-    kq->peer = sp[1];
     kq->ep = epoll_create1(EPOLL_CLOEXEC);
-    kq->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (kq->ep < 0 || kq->efd < 0) {
+    if (kq->ep < 0) {
         int saved = errno;
-        close(sp[0]);
-        close(sp[1]);
-        if (kq->ep >= 0) close(kq->ep);
-        if (kq->efd >= 0) close(kq->efd);
+        pthread_mutex_unlock(&g_table_lock);
         free(kq);
         errno = saved;
         return -1;
     }
-    struct epoll_event ev = { .events = EPOLLIN, .data.u64 = USER_TAG };
-    epoll_ctl(kq->ep, EPOLL_CTL_ADD, kq->efd, &ev);
     pthread_mutex_init(&kq->lock, NULL);
-
-    pthread_mutex_lock(&g_table_lock);
-    sweep_closed_locked();
-    if (kq->id >= g_table_len) {
-        int len = kq->id + 64;
+    if (kq->ep >= g_table_len) {
+        int len = kq->ep + 64;
         struct kq **grown = realloc(g_table, (size_t)len * sizeof(*grown));
         if (grown == NULL) {
             pthread_mutex_unlock(&g_table_lock);
-            close(kq->id);
+            close(kq->ep);
             kq_free(kq);
             errno = ENOMEM;
             return -1;
@@ -241,13 +219,13 @@ EXPORT int kqueue(void)
         g_table = grown;
         g_table_len = len;
     }
-    if (g_table[kq->id] != NULL) {
-        /* The caller closed an earlier queue with this number; its peer hung up. */
-        kq_free(g_table[kq->id]);
+    if (g_table[kq->ep] != NULL) {
+        /* The caller closed an earlier queue with this number. */
+        kq_free(g_table[kq->ep]);
     }
-    g_table[kq->id] = kq;
+    g_table[kq->ep] = kq;
     pthread_mutex_unlock(&g_table_lock);
-    return kq->id;
+    return kq->ep;
 }
 
 static struct kq *kq_lookup(int id)
@@ -380,10 +358,12 @@ static struct unote *user_find(struct kq *kq, uintptr_t ident)
     return NULL;
 }
 
+/* Makes a waiting (or the next) epoll_wait on the queue return with a USER_TAG event. Locked. */
 static void user_signal(struct kq *kq)
 {
-    uint64_t one = 1;
-    (void)!write(kq->efd, &one, sizeof(one));
+    struct epoll_event ev = { .events = EPOLLIN | EPOLLONESHOT, .data.u64 = USER_TAG };
+    if (epoll_ctl(kq->ep, kq->user_added ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, g_user_fd, &ev) == 0)
+        kq->user_added = 1;
 }
 
 static int apply_user_change(struct kq *kq, const struct kevent *ch)
@@ -501,8 +481,7 @@ static int collect(struct kq *kq, const struct epoll_event *ready, int n, struct
     for (int i = 0; i < n && count < room; i++) {
         uint32_t ev = ready[i].events;
         if (ready[i].data.u64 == USER_TAG) {
-            uint64_t value;
-            (void)!read(kq->efd, &value, sizeof(value));
+            /* The one-shot registration is spent; a trigger still standing re-arms it. */
             int still = 0;
             for (int u = 0; u < kq->nusers; u++) {
                 struct unote *un = &kq->users[u];
