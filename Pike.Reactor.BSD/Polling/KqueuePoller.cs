@@ -33,7 +33,9 @@ public sealed unsafe class KqueuePoller : BasePoller
 
     private readonly KqueueLibrary _library;
     private readonly KeventAbi _abi;
-    private int _kq;
+
+    // Stays -1 when the constructor throws; the finalizer still runs then.
+    private int _kq = -1;
 
     private byte* _events;
     private int _capacity;
@@ -81,12 +83,13 @@ public sealed unsafe class KqueuePoller : BasePoller
 
         _library = libraryPath is null ? KqueueHost.DefaultLibrary() : KqueueLibrary.Load(libraryPath, KeventAbi.Current);
         _abi = _library.Abi;
-        _kq = _library.Kqueue(out int errno);
-        if (_kq < 0)
+        int kq = _library.Kqueue(out int errno);
+        if (kq < 0)
         {
             throw new NativeCallException($"kqueue() from {_library.Description}", errno);
         }
 
+        _kq = kq;
         _capacity = Math.Min(eventCapacity, MaxEventCapacity);
         _events = (byte*)NativeMemory.Alloc((nuint)_capacity, (nuint)_abi.Size);
         _changeCapacity = 64;
@@ -105,9 +108,17 @@ public sealed unsafe class KqueuePoller : BasePoller
         }
         catch
         {
+            Interop.Libc.close(_kq);
+            _kq = -1; // the finalizer must not close the number again
             FreeNative();
             throw;
         }
+    }
+
+    /// <summary>Releases the kernel resources of a poller nobody disposed.</summary>
+    ~KqueuePoller()
+    {
+        Dispose(false);
     }
 
     /// <inheritdoc/>

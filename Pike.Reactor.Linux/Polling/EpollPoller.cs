@@ -19,8 +19,9 @@ public sealed unsafe class EpollPoller : BasePoller
     private const int MaxEventCapacity = 65536;
     private static readonly EpollAbi Abi = EpollAbi.Current;
 
-    private readonly EventFdWaker _waker;
-    private int _epfd;
+    // Both stay unset (null, -1) when the constructor throws; the finalizer still runs then.
+    private readonly EventFdWaker? _waker;
+    private int _epfd = -1;
     private byte* _events;
     private int _capacity;
 
@@ -46,11 +47,18 @@ public sealed unsafe class EpollPoller : BasePoller
         {
             _waker?.Dispose();
             Interop.Libc.close(_epfd);
+            _epfd = -1; // the finalizer must not close the number again
             throw;
         }
 
         _capacity = Math.Min(eventCapacity, MaxEventCapacity);
         _events = (byte*)NativeMemory.Alloc((nuint)_capacity, (nuint)Abi.Size);
+    }
+
+    /// <summary>Releases the kernel resources of a poller nobody disposed.</summary>
+    ~EpollPoller()
+    {
+        Dispose(false);
     }
 
     /// <inheritdoc/>
@@ -59,7 +67,7 @@ public sealed unsafe class EpollPoller : BasePoller
     /// <summary>The epoll descriptor.</summary>
     public int Handle => _epfd;
 
-    internal int WakeFd => _waker.Fd;
+    internal int WakeFd => _waker!.Fd;
 
     /// <inheritdoc/>
     protected override int EventCapacity => _capacity;
@@ -90,7 +98,7 @@ public sealed unsafe class EpollPoller : BasePoller
             nint key = (nint)(long)Abi.ReadData(slot);
             if (key == WakeKey)
             {
-                _waker.Drain();
+                _waker!.Drain();
                 AcknowledgeWake();
                 continue;
             }
@@ -108,7 +116,7 @@ public sealed unsafe class EpollPoller : BasePoller
 
             if (!ProcessEvent(key, ready) && TryGetStaleHandle(key, out nint stale))
             {
-                // shared/PITFALLS.md 2: a registration nobody holds (kept alive by a dup of a
+                // docs/pitfalls.md 2: a registration nobody holds (kept alive by a dup of a
                 // closed descriptor) would be reported forever; drop it (libuv linux.c).
                 Interop.Libc.epoll_ctl(_epfd, Interop.Libc.EPOLL_CTL_DEL, (int)stale, null);
             }
@@ -149,12 +157,12 @@ public sealed unsafe class EpollPoller : BasePoller
     }
 
     /// <inheritdoc/>
-    protected override void SignalWake() => _waker.Signal();
+    protected override void SignalWake() => _waker!.Signal();
 
     /// <inheritdoc/>
     protected override void Dispose(bool disposing)
     {
-        _waker.Dispose();
+        _waker?.Dispose();
         if (_epfd >= 0)
         {
             Interop.Libc.close(_epfd);

@@ -26,7 +26,7 @@ internal sealed class EventFdWaker : IDisposable
             int errno = Marshal.GetLastPInvokeError();
             if (errno == Interop.Libc.EAGAIN)
             {
-                // The counter is at its limit (shared/PITFALLS.md 7, mio waker/eventfd.rs):
+                // The counter is at its limit (docs/pitfalls.md 7, mio waker/eventfd.rs):
                 // empty it and write again; the loop sees one readiness either way.
                 Drain();
             }
@@ -46,6 +46,7 @@ internal sealed class EventFdWaker : IDisposable
 
     public void Dispose()
     {
+        GC.SuppressFinalize(this);
         if (Fd >= 0)
         {
             Interop.Libc.close(Fd);

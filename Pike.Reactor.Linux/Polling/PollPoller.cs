@@ -11,7 +11,7 @@ namespace Pike.Reactor.Linux;
 [SupportedOSPlatform("linux")]
 public sealed class PollPoller : BasePoller
 {
-    private readonly EventFdWaker _waker;
+    private readonly EventFdWaker? _waker; // null when the constructor threw; the finalizer still runs then
     private PollFd[] _fds = new PollFd[64];
     private nint[] _keys = new nint[64];
     private int[] _indexBySlot = new int[64];
@@ -29,10 +29,16 @@ public sealed class PollPoller : BasePoller
         _count = 1;
     }
 
+    /// <summary>Releases the kernel resources of a poller nobody disposed.</summary>
+    ~PollPoller()
+    {
+        Dispose(false);
+    }
+
     /// <inheritdoc/>
     public override string Name => "poll";
 
-    internal int WakeFd => _waker.Fd;
+    internal int WakeFd => _waker!.Fd;
 
     /// <inheritdoc/>
     public override void Poll(TimeSpan timeout) => PollCore(timeout);
@@ -95,7 +101,7 @@ public sealed class PollPoller : BasePoller
             nint key = _readyKeys[i];
             if (key == WakeKey)
             {
-                _waker.Drain();
+                _waker!.Drain();
                 AcknowledgeWake();
             }
             else
@@ -148,12 +154,12 @@ public sealed class PollPoller : BasePoller
     }
 
     /// <inheritdoc/>
-    protected override void SignalWake() => _waker.Signal();
+    protected override void SignalWake() => _waker!.Signal();
 
     /// <inheritdoc/>
     protected override void Dispose(bool disposing)
     {
-        _waker.Dispose();
+        _waker?.Dispose();
         base.Dispose(disposing);
     }
 

@@ -121,7 +121,7 @@ public class CrossThreadTests
     [MemberData(nameof(Pollers.Available), MemberType = typeof(Pollers))]
     public void Wake_ups_coalesce_into_few_kernel_signals(string name)
     {
-        // shared/PITFALLS.md 7: many Wake/Post calls in a row make one kernel wake-up.
+        // docs/pitfalls.md 7: many Wake/Post calls in a row make one kernel wake-up.
         using BasePoller poller = PollerFactory.Create(name);
         using var polling = new ManualResetEventSlim();
         long before = poller.WakeSignals;

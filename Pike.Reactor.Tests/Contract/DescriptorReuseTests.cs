@@ -15,7 +15,7 @@ public class DescriptorReuseTests
     [MemberData(nameof(Pollers.Available), MemberType = typeof(Pollers))]
     public void A_reused_descriptor_never_receives_the_closed_channels_event(string name)
     {
-        // shared/PITFALLS.md 1 (libuv test-tcp-close-accept.c): close B while handling A, open a
+        // docs/pitfalls.md 1 (libuv test-tcp-close-accept.c): close B while handling A, open a
         // socket that gets B's number, register it: B's stale event must not reach it.
         using BasePoller poller = PollerFactory.Create(name);
         (Socket peerA, Socket serverA) = Loopback.Pair();

@@ -40,7 +40,7 @@ public class InterestTests
     [MemberData(nameof(Pollers.Available), MemberType = typeof(Pollers))]
     public void A_paused_channel_with_nothing_else_to_watch_is_silent_and_resumes(string name)
     {
-        // shared/PITFALLS.md 3: interest set to nothing removes the registration (Netty #16683:
+        // docs/pitfalls.md 3: interest set to nothing removes the registration (Netty #16683:
         // an empty epoll mask still woke the loop for ever).
         using BasePoller poller = PollerFactory.Create(name);
         (Socket peer, Socket server) = Loopback.Pair();
@@ -68,7 +68,7 @@ public class InterestTests
     [MemberData(nameof(Pollers.Available), MemberType = typeof(Pollers))]
     public void A_deregistered_listener_is_silent_and_can_be_registered_again(string name)
     {
-        // shared/PITFALLS.md 8 (mio issue_1205, #633, #1073).
+        // docs/pitfalls.md 8 (mio issue_1205, #633, #1073).
         using BasePoller poller = PollerFactory.Create(name);
         var listener = new TestListener(poller);
         poller.DelChannel(listener);

@@ -83,7 +83,7 @@ public class LoopTests
     [MemberData(nameof(Pollers.Available), MemberType = typeof(Pollers))]
     public void Waiting_with_nothing_registered_still_waits_the_timeout(string name)
     {
-        // shared/PITFALLS.md 4 (CPython test_empty_select_timeout).
+        // docs/pitfalls.md 4 (CPython test_empty_select_timeout).
         using BasePoller poller = PollerFactory.Create(name);
         var clock = Stopwatch.StartNew();
         poller.Poll(TimeSpan.FromMilliseconds(200));
@@ -94,7 +94,7 @@ public class LoopTests
     [MemberData(nameof(Pollers.Available), MemberType = typeof(Pollers))]
     public void A_sub_millisecond_timeout_is_rounded_up_not_down_to_a_busy_poll(string name)
     {
-        // shared/PITFALLS.md 4 (mio epoll.rs): 0.3 ms must wait, not return at once.
+        // docs/pitfalls.md 4 (mio epoll.rs): 0.3 ms must wait, not return at once.
         using BasePoller poller = PollerFactory.Create(name);
         var idle = new TestListener(poller);
         poller.Poll(TimeSpan.Zero); // warm up
@@ -116,7 +116,7 @@ public class LoopTests
     [MemberData(nameof(Pollers.Available), MemberType = typeof(Pollers))]
     public void Spurious_wake_ups_do_not_end_a_Loop_before_its_deadline(string name)
     {
-        // shared/PITFALLS.md 5: a wait may return with nothing to do; Loop's deadline still holds.
+        // docs/pitfalls.md 5: a wait may return with nothing to do; Loop's deadline still holds.
         using BasePoller poller = PollerFactory.Create(name);
         var idle = new TestListener(poller);
         using var done = new CancellationTokenSource();
@@ -142,7 +142,7 @@ public class LoopTests
     [MemberData(nameof(Pollers.Available), MemberType = typeof(Pollers))]
     public void A_readable_event_followed_by_would_block_reads_zero(string name)
     {
-        // shared/PITFALLS.md 5 (mio #632): readiness is a hint; Recv returns 0 when nothing is there.
+        // docs/pitfalls.md 5 (mio #632): readiness is a hint; Recv returns 0 when nothing is there.
         using BasePoller poller = PollerFactory.Create(name);
         (Socket peerA, Socket serverA) = Loopback.Pair();
         (Socket peerB, Socket serverB) = Loopback.Pair();

@@ -108,7 +108,7 @@ public class ScaleTests
     [MemberData(nameof(Pollers.Available), MemberType = typeof(Pollers))]
     public void A_burst_larger_than_the_event_buffer_is_dispatched_in_one_Poll(string name)
     {
-        // shared/PITFALLS.md 9: a full buffer is followed by another, non-blocking wait.
+        // docs/pitfalls.md 9: a full buffer is followed by another, non-blocking wait.
         const int Channels = 600;
         using BasePoller poller = PollerFactory.Create(name);
         var peers = new List<Socket>();

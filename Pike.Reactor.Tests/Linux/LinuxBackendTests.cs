@@ -23,7 +23,7 @@ public class LinuxBackendTests
     [Fact]
     public unsafe void A_stale_kernel_registration_is_removed_not_reported_for_ever()
     {
-        // shared/PITFALLS.md 2: a dup of a registered descriptor keeps its epoll registration
+        // docs/pitfalls.md 2: a dup of a registered descriptor keeps its epoll registration
         // alive after the original closes; an event for a key nobody holds removes it (libuv linux.c).
         using var poller = new EpollPoller();
         (Socket peer, Socket server) = Loopback.Pair();
@@ -72,7 +72,7 @@ public class LinuxBackendTests
     [Fact]
     public void A_descriptor_epoll_refuses_leaves_no_trace()
     {
-        // shared/PITFALLS.md 6 (CPython test_register_file): epoll refuses regular files with EPERM.
+        // docs/pitfalls.md 6 (CPython test_register_file): epoll refuses regular files with EPERM.
         using var poller = new EpollPoller();
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         int fd = (int)socket.SafeHandle.DangerousGetHandle();
@@ -101,7 +101,7 @@ public class LinuxBackendTests
     [MemberData(nameof(LinuxPollers))]
     public unsafe void An_eventfd_at_its_limit_is_drained_and_the_wake_up_still_arrives(string name)
     {
-        // shared/PITFALLS.md 7 (mio waker/eventfd.rs): a write that would overflow the counter fails with EAGAIN.
+        // docs/pitfalls.md 7 (mio waker/eventfd.rs): a write that would overflow the counter fails with EAGAIN.
         using BasePoller poller = PollerFactory.Create(name);
         int wakeFd = poller is EpollPoller epoll ? epoll.WakeFd : ((PollPoller)poller).WakeFd;
         ulong nearMax = 0xFFFF_FFFF_FFFF_FFFEul;
@@ -130,7 +130,7 @@ public class LinuxBackendTests
     [MemberData(nameof(LinuxPollers))]
     public void An_interrupted_wait_resumes_with_the_time_that_remains(string name)
     {
-        // shared/PITFALLS.md 4: EINTR is retried with what remains, not returned early nor restarted in full.
+        // docs/pitfalls.md 4: EINTR is retried with what remains, not returned early nor restarted in full.
         using BasePoller poller = PollerFactory.Create(name);
         using var _ = PosixSignalRegistration.Create(PosixSignal.SIGCHLD, context => context.Cancel = true);
         int tid = 0;
@@ -160,7 +160,7 @@ public class LinuxBackendTests
     [Fact]
     public void A_small_event_buffer_grows_and_a_burst_is_dispatched_in_one_Poll()
     {
-        // shared/PITFALLS.md 9.
+        // docs/pitfalls.md 9.
         using var poller = new EpollPoller(eventCapacity: 4);
         var peers = new Socket[100];
         var channels = new TestChannel[100];

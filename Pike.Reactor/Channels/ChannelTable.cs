@@ -8,7 +8,7 @@ namespace Pike.Reactor;
 /// with the slot's generation, which changes every time the slot is freed: an event still in
 /// the kernel's batch for a channel closed meanwhile carries the old generation and finds no
 /// channel, even when a new channel was given the same slot and the same descriptor number
-/// (shared/PITFALLS.md 1; Netty's kqueue uses a unique id per registration the same way).
+/// (docs/pitfalls.md 1; Netty's kqueue uses a unique id per registration the same way).
 /// </summary>
 internal sealed class ChannelTable
 {

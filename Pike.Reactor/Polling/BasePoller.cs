@@ -103,7 +103,7 @@ public abstract class BasePoller : IDisposable
         }
         catch
         {
-            // shared/PITFALLS.md 6: a registration the kernel refused leaves no trace here.
+            // docs/pitfalls.md 6: a registration the kernel refused leaves no trace here.
             _channels.Remove(key);
             throw;
         }
@@ -244,7 +244,7 @@ public abstract class BasePoller : IDisposable
     {
         Interlocked.Exchange(ref _wakeRequested, 1);
 
-        // shared/PITFALLS.md 7: only a sleeping loop needs the kernel, and only once until it
+        // docs/pitfalls.md 7: only a sleeping loop needs the kernel, and only once until it
         // drains the signal (libuv uv_async_send's pending flag; Netty's nextWakeupNanos check).
         if (Volatile.Read(ref _sleeping) != 0 && Interlocked.CompareExchange(ref _wakeSignaled, 1, 0) == 0)
         {
@@ -337,7 +337,7 @@ public abstract class BasePoller : IDisposable
             return;
         }
 
-        // shared/PITFALLS.md 3: an empty mask is a removal, never an empty registration
+        // docs/pitfalls.md 3: an empty mask is a removal, never an empty registration
         // (Netty #16683: an empty epoll mask still reported EPOLLERR/EPOLLHUP forever).
         transport.KernelInterest = desired;
         try
@@ -474,7 +474,7 @@ public abstract class BasePoller : IDisposable
     /// <summary>
     /// For an event whose key no channel holds: the handle that registration had, when no
     /// live channel holds that handle now, so that the backend can remove it from the kernel
-    /// set instead of hearing of it forever (shared/PITFALLS.md 2).
+    /// set instead of hearing of it forever (docs/pitfalls.md 2).
     /// </summary>
     protected bool TryGetStaleHandle(nint key, out nint handle) => _channels.TryGetStaleHandle(key, out handle);
 
@@ -519,7 +519,7 @@ public abstract class BasePoller : IDisposable
                     break;
                 }
 
-                // Interrupted (EINTR): wait only for what remains (shared/PITFALLS.md 4).
+                // Interrupted (EINTR): wait only for what remains (docs/pitfalls.md 4).
                 now = Stopwatch.GetTimestamp();
             }
 
@@ -528,7 +528,7 @@ public abstract class BasePoller : IDisposable
 
             DispatchEvents(ready);
 
-            // shared/PITFALLS.md 9: a full buffer means more is waiting; take it now rather
+            // docs/pitfalls.md 9: a full buffer means more is waiting; take it now rather
             // than spread a burst over iterations (libuv re-polls, Netty grows its array).
             for (int i = 0; i < MaxRepolls && ready >= EventCapacity; i++)
             {
@@ -641,7 +641,7 @@ public abstract class BasePoller : IDisposable
                 remote = socket.RemoteEndPoint;
                 if (remote is null)
                 {
-                    return; // spurious readiness (shared/PITFALLS.md 5): still connecting
+                    return; // spurious readiness (docs/pitfalls.md 5): still connecting
                 }
             }
         }
@@ -742,7 +742,7 @@ public abstract class BasePoller : IDisposable
             return 0;
         }
 
-        // Round up: a sub-millisecond wait must not become a busy poll (shared/PITFALLS.md 4, mio epoll.rs).
+        // Round up: a sub-millisecond wait must not become a busy poll (docs/pitfalls.md 4, mio epoll.rs).
         double ms = Math.Ceiling(remaining * 1000.0 / Stopwatch.Frequency);
         return ms >= int.MaxValue ? int.MaxValue - 1 : (int)ms;
     }
