@@ -235,9 +235,10 @@ public sealed unsafe class KqueuePoller : BasePoller
         _dispatchedEntries += entries;
         for (int i = 0; i < entries; i++)
         {
-            if (_ready[i].ChangeError == 0)
+            int slot = SlotIndex(_ready[i].Key);
+            if (_ready[i].ChangeError == 0 && (uint)slot < (uint)_mergeIndex.Length)
             {
-                _mergeIndex[SlotIndex(_ready[i].Key)] = 0;
+                _mergeIndex[slot] = 0;
             }
         }
 
@@ -335,7 +336,7 @@ public sealed unsafe class KqueuePoller : BasePoller
     protected override void UnregisterHandle(nint handle, nint key)
     {
         int slot = SlotIndex(key);
-        if (slot < _slots.Length && _slots[slot].Live && _slots[slot].Key == key)
+        if ((uint)slot < (uint)_slots.Length && _slots[slot].Live && _slots[slot].Key == key)
         {
             // Queued, not applied: the descriptor is usually closed next, which drops its
             // knotes anyway, and the delete then fails with EBADF or ENOENT, both ignored.
@@ -411,7 +412,7 @@ public sealed unsafe class KqueuePoller : BasePoller
     private void WriteFired(nint key)
     {
         int slot = SlotIndex(key);
-        if (slot < _slots.Length && _slots[slot].Live && _slots[slot].Key == key)
+        if ((uint)slot < (uint)_slots.Length && _slots[slot].Live && _slots[slot].Key == key)
         {
             _slots[slot].Armed &= unchecked((byte)~WriteArmed);
         }
@@ -425,7 +426,7 @@ public sealed unsafe class KqueuePoller : BasePoller
     private void RearmWrite(nint key)
     {
         int slot = SlotIndex(key);
-        if (slot < _slots.Length && _slots[slot].Live && _slots[slot].Key == key
+        if ((uint)slot < (uint)_slots.Length && _slots[slot].Live && _slots[slot].Key == key
             && (_slots[slot].Interest & IoEvents.Write) != 0 && (_slots[slot].Armed & WriteArmed) == 0)
         {
             Queue((nuint)_slots[slot].Handle, _abi.WriteFilter, K.EV_ADD | K.EV_ONESHOT, key);
@@ -448,7 +449,7 @@ public sealed unsafe class KqueuePoller : BasePoller
         }
 
         int slot = SlotIndex(key);
-        if (key != (nint)WakeKey && slot < _slots.Length && _slots[slot].Live && _slots[slot].Key == key)
+        if (key != (nint)WakeKey && (uint)slot < (uint)_slots.Length && _slots[slot].Live && _slots[slot].Key == key)
         {
             _slots[slot].Armed &= unchecked((byte)~(filter == _abi.WriteFilter ? WriteArmed : ReadArmed));
         }
@@ -460,7 +461,7 @@ public sealed unsafe class KqueuePoller : BasePoller
     private void Merge(ref int entries, nint key, IoEvents ready, int connectError)
     {
         int slot = SlotIndex(key);
-        if (slot < _mergeIndex.Length && _mergeIndex[slot] is > 0 and int at && _ready[at - 1].Key == key && _ready[at - 1].ChangeError == 0)
+        if ((uint)slot < (uint)_mergeIndex.Length && _mergeIndex[slot] is > 0 and int at && _ready[at - 1].Key == key && _ready[at - 1].ChangeError == 0)
         {
             _ready[at - 1].Events |= ready;
             if (connectError != 0)
@@ -472,7 +473,7 @@ public sealed unsafe class KqueuePoller : BasePoller
         }
 
         AddEntry(ref entries, new ReadyEntry { Key = key, Events = ready, ConnectError = connectError });
-        if (slot < _mergeIndex.Length)
+        if ((uint)slot < (uint)_mergeIndex.Length)
         {
             _mergeIndex[slot] = entries;
         }

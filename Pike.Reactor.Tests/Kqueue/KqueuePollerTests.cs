@@ -244,6 +244,41 @@ public class KqueuePollerTests
         Assert.Throws<ObjectDisposedException>(() => p.Poll(TimeSpan.Zero));
     }
 
+    [Fact]
+    public void Steady_state_dispatch_and_interest_changes_allocate_nothing()
+    {
+        // Reads, one-shot write arming through the changelist, merged dispatch: all on
+        // preallocated buffers.
+        using KqueuePoller p = NewPoller();
+        (Socket near, Socket far) = ConnectedPair();
+        using var _ = far;
+        var channel = new PingPongWithWrite(p);
+        channel.SetSocket(near);
+        byte[] one = [1];
+        byte[] reply = new byte[1];
+
+        void RoundTrips(int count)
+        {
+            for (int i = 0; i < count; i++)
+            {
+                far.Send(one);
+                int before = channel.Writes;
+                while (channel.Writes == before)
+                {
+                    p.Poll(Deadline);
+                }
+
+                far.Receive(reply);
+            }
+        }
+
+        RoundTrips(2000); // JIT and tiering settle first
+        long allocated = GC.GetAllocatedBytesForCurrentThread();
+        RoundTrips(1000);
+        allocated = GC.GetAllocatedBytesForCurrentThread() - allocated;
+        Assert.Equal(0, allocated);
+    }
+
     internal static int Pump(Transport t, byte[] payload, int offset)
     {
         int total = 0;
@@ -277,6 +312,31 @@ public class KqueuePollerTests
         }
 
         return total;
+    }
+
+    /// <summary>Reads a byte, then answers it from a deferred write (so that every round arms and fires the write filter).</summary>
+    private sealed class PingPongWithWrite(BasePoller poller) : Transport(poller)
+    {
+        private readonly byte[] _buffer = new byte[16];
+        private int _pending;
+
+        public int Writes { get; private set; }
+
+        protected internal override void HandleRead()
+        {
+            int n = Recv(_buffer);
+            if (n > 0)
+            {
+                _pending = n;
+                Poller.DeferWrite(this);
+            }
+        }
+
+        protected internal override void HandleWrite()
+        {
+            Send(_buffer.AsSpan(0, _pending));
+            Writes++;
+        }
     }
 
     private sealed class EchoListener(BasePoller p) : Listener(p)
