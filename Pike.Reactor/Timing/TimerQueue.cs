@@ -32,7 +32,7 @@ internal sealed class TimerQueue
 
             _heap[_count] = call;
             call.HeapIndex = _count;
-            _count++;
+            Volatile.Write(ref _count, _count + 1);
             SiftUp(call.HeapIndex);
             return call;
         }
@@ -52,6 +52,13 @@ internal sealed class TimerQueue
     /// <summary>The timestamp of the earliest pending call, or <see cref="long.MaxValue"/>.</summary>
     public long NextDue()
     {
+        // Most loops have no timers: answer without the lock (a timer scheduled from another
+        // thread meanwhile wakes the loop, which then looks again).
+        if (Volatile.Read(ref _count) == 0)
+        {
+            return long.MaxValue;
+        }
+
         lock (_lock)
         {
             return _count == 0 ? long.MaxValue : _heap[0].Due;
