@@ -121,6 +121,33 @@ public class KqueueShimFaultTests
     }
 
     [Fact]
+    public void A_registration_nobody_holds_is_removed_not_reported_for_ever()
+    {
+        // shared/PITFALLS.md 2: the delete of a deregistered channel is refused (injected), so
+        // its level-triggered read filter stays; its first event finds no channel and the
+        // poller deletes the filter instead of hearing of it on every wait.
+        using KqueuePoller p = NewPoller();
+        (Socket near, Socket far) = ConnectedPair();
+        var channel = new RecordingTransport(p);
+        channel.SetSocket(near);
+        KqueueShim.FailNext(p.Handle, KqueueShim.EvfiltRead, KqueueShim.EvDelete, EINVAL);
+        p.DelChannel(channel);
+        far.Send("x"u8);
+        WaitUntil(() => near.Available > 0, "the byte to arrive");
+
+        p.Poll(TimeSpan.FromMilliseconds(200)); // the refused delete comes back as an EV_ERROR entry
+        p.Poll(TimeSpan.FromMilliseconds(200)); // the stale event: the poller queues deletes of both filters
+        p.Poll(TimeSpan.FromMilliseconds(200)); // applied (the write filter's ENOENT comes back, ignored)
+        long kevents = p.DispatchCounts.Kevents;
+        p.Poll(TimeSpan.FromMilliseconds(100));
+        Assert.Equal(kevents, p.DispatchCounts.Kevents);
+        Assert.Equal(0, channel.Reads);
+        Assert.Equal(1, near.Available); // nobody read it: the event was dropped, not dispatched
+        near.Dispose();
+        far.Dispose();
+    }
+
+    [Fact]
     public void EPIPE_from_an_add_is_not_an_error()
     {
         // shared/PITFALLS.md 12, mio #582: old macOS refuses to add a pipe whose other end is
