@@ -103,7 +103,8 @@ Task("Demo")
     .Description("Runs the demo program of the README.")
     .Does(() =>
 {
-    DotNetRun(root.CombineWithFilePath("samples/Pike.Reactor.Echo/Pike.Reactor.Echo.csproj").FullPath,
+    DotNetRun(root.CombineWithFilePath("samples/Pike.Reactor.RespServer/Pike.Reactor.RespServer.csproj").FullPath,
+        new ProcessArgumentBuilder().Append("--demo"),
         new DotNetRunSettings { Configuration = configuration });
 });
 
