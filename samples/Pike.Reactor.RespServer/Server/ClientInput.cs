@@ -1,0 +1,166 @@
+using System;
+using Pike.Reactor.RespServer.Commands;
+using Pike.Reactor.RespServer.Protocol;
+
+namespace Pike.Reactor.RespServer.Server;
+
+/// <summary>
+/// A client's input side, independent of how bytes arrive (the reactor's connection and the
+/// async baseline share it): the input buffer, the parser's place in it, and the loop that
+/// runs every complete request against the processor and appends the replies.
+/// </summary>
+/// <remarks>
+/// Given a shared buffer (one per loop thread), a client between requests owns no input
+/// memory: each read lands in the shared buffer, and only the tail of a request that has not
+/// fully arrived is copied into a buffer of the client's own. With thousands of mostly idle
+/// clients this is the difference between kilobytes and hundreds of megabytes that the GC
+/// would otherwise keep copying.
+/// </remarks>
+internal sealed class ClientInput(byte[]? shared = null)
+{
+    /// <summary>Redis's client-query-buffer-limit default: a request may not outgrow it.</summary>
+    public const long MaxQueryBytes = 1024L * 1024 * 1024;
+
+    private const int InitialSize = 16 * 1024;
+    private const int MinReadRoom = 4 * 1024;
+    private const int ShrinkAbove = 1024 * 1024;
+
+    private readonly RequestParser _parser = new();
+    private byte[] _buffer = shared is null ? new byte[InitialSize] : [];
+    private byte[] _own = [];   // with a shared buffer: this client's buffer for partial requests, kept for reuse
+    private int _end;
+
+    /// <summary>After <see cref="BatchResult.Drop"/>: why.</summary>
+    public string? DropReason { get; private set; }
+
+    /// <summary>
+    /// Where the next read goes: at least a few KiB, growing (doubling) only as a request's
+    /// bytes actually arrive, never on the strength of a header's declared length.
+    /// Empty when the request in progress would pass <see cref="MaxQueryBytes"/>.
+    /// </summary>
+    public Memory<byte> ReadSpace()
+    {
+        if (_end == 0 && shared is not null)
+        {
+            _buffer = shared;
+        }
+
+        if (_buffer.Length - _end < MinReadRoom)
+        {
+            long size = _buffer.Length * 2L;
+            if (size > MaxQueryBytes + RequestParser.MaxLineLength)
+            {
+                return Memory<byte>.Empty;
+            }
+
+            var bigger = new byte[size];
+            _buffer.AsSpan(0, _end).CopyTo(bigger);
+            _buffer = bigger;
+            if (shared is not null)
+            {
+                _own = bigger;
+            }
+        }
+
+        return _buffer.AsMemory(_end);
+    }
+
+    /// <summary><paramref name="count"/> bytes were read into <see cref="ReadSpace"/>.</summary>
+    public void Advance(int count) => _end += count;
+
+    /// <summary>Runs every complete request now buffered; replies go to <paramref name="reply"/>.</summary>
+    public BatchResult ProcessAvailable(CommandProcessor processor, ReplyBuffer reply, ClientSession session, int maxOutputBytes)
+    {
+        ArgumentNullException.ThrowIfNull(processor);
+        ArgumentNullException.ThrowIfNull(reply);
+        while (true)
+        {
+            ParseStatus status = _parser.Parse(_buffer.AsSpan(0, _end));
+            if (status == ParseStatus.Complete)
+            {
+                CommandOutcome outcome = processor.Execute(_buffer.AsSpan(0, _end), _parser.Arguments, reply, session);
+                if (reply.PendingCount > maxOutputBytes)
+                {
+                    processor.Stats.ClientsDroppedForOutput++;
+                    DropReason = $"{reply.PendingCount} bytes of output unsent (limit {maxOutputBytes})";
+                    Release();
+                    return BatchResult.Drop;
+                }
+
+                if (outcome == CommandOutcome.CloseAfterReply)
+                {
+                    Release();
+                    return BatchResult.CloseAfterReply;
+                }
+
+                continue;
+            }
+
+            if (status == ParseStatus.Error)
+            {
+                processor.Stats.ProtocolErrors++;
+                reply.Write(_parser.Error!);
+                Release();
+                return BatchResult.CloseAfterReply;
+            }
+
+            break;
+        }
+
+        Compact();
+        return BatchResult.Continue;
+    }
+
+    // Nothing more will be read (the connection closes): let go of the shared buffer.
+    private void Release()
+    {
+        if (shared is not null)
+        {
+            _buffer = [];
+            _end = 0;
+            _parser.Reset();
+        }
+    }
+
+    private void Compact()
+    {
+        int consumed = _parser.RequestStart;
+        int remaining = _end - consumed;
+        if (shared is not null && ReferenceEquals(_buffer, shared))
+        {
+            // The shared buffer goes back to the loop; a partial request moves to a buffer of this client's own.
+            if (remaining > 0 && _own.Length < remaining + MinReadRoom)
+            {
+                _own = new byte[Math.Max(InitialSize, remaining * 2)];
+            }
+
+            _buffer.AsSpan(consumed, remaining).CopyTo(_own);
+            _buffer = remaining == 0 ? [] : _own;
+            _end = remaining;
+            _parser.Shift(consumed);
+            return;
+        }
+
+        if (consumed == 0)
+        {
+            return;
+        }
+
+        if (remaining == 0 && shared is not null)
+        {
+            _own = _buffer.Length > ShrinkAbove ? [] : _buffer;
+            _buffer = [];
+        }
+        else if (remaining == 0 && _buffer.Length > ShrinkAbove)
+        {
+            _buffer = new byte[InitialSize]; // a large request's buffer is not kept for the connection's life
+        }
+        else if (remaining > 0)
+        {
+            _buffer.AsSpan(consumed, remaining).CopyTo(_buffer);
+        }
+
+        _end = remaining;
+        _parser.Shift(consumed);
+    }
+}

@@ -1,0 +1,119 @@
+using System;
+using Pike.Reactor.RespServer.Commands;
+using Pike.Reactor.RespServer.Protocol;
+
+namespace Pike.Reactor.RespServer.Server;
+
+/// <summary>
+/// One client on the reactor: one read per readiness into its <see cref="ClientInput"/>, every
+/// complete request run, and all the replies of that read written in one send (Redis's
+/// write-before-sleep). When the socket would block, the rest waits for
+/// <see cref="HandleWrite"/> while reading goes on; a client whose unsent output passes the
+/// server's limit is dropped (Redis's client-output-buffer-limit).
+/// </summary>
+internal sealed class RespConnection : Transport
+{
+    private readonly RespServerHost _server;
+    private readonly ClientInput _input;
+    private readonly ReplyBuffer _reply;
+    private readonly ClientSession _session;
+    private bool _writeBlocked;
+    private bool _closeAfterReply;
+    private bool _counted;
+
+    public RespConnection(RespServerHost server, long id)
+        : base(server.Poller)
+    {
+        _server = server;
+        _input = new ClientInput(server.SharedInput);
+        _reply = new ReplyBuffer(server.SharedOutput);
+        _session = new ClientSession(id);
+        _counted = true;
+        server.Stats.ConnectedClients++;
+    }
+
+    protected override void HandleRead()
+    {
+        if (_closeAfterReply)
+        {
+            return;
+        }
+
+        Memory<byte> space = _input.ReadSpace();
+        if (space.IsEmpty)
+        {
+            _server.Log($"client {_session.Id}: closed, request over {ClientInput.MaxQueryBytes} bytes");
+            Shutdown();
+            return;
+        }
+
+        int received = Recv(space.Span);
+        if (received == 0)
+        {
+            return; // spurious readiness
+        }
+
+        _server.Events++;
+        _input.Advance(received);
+        _reply.Lend();
+        switch (_input.ProcessAvailable(_server.Processor, _reply, _session, _server.MaxOutputBytes))
+        {
+            case BatchResult.Drop:
+                _server.Log($"client {_session.Id}: dropped, {_input.DropReason}");
+                Shutdown();
+                return;
+            case BatchResult.CloseAfterReply:
+                _closeAfterReply = true;
+                PauseReading();
+                break;
+        }
+
+        Flush();
+    }
+
+    protected override void HandleWrite()
+    {
+        _writeBlocked = false;
+        Flush();
+    }
+
+    protected override void HandleClose() => Shutdown();
+
+    protected override void HandleError(Exception error)
+    {
+        // One client's failure is its own: the server goes on serving the others.
+        ArgumentNullException.ThrowIfNull(error);
+        _server.Log($"client {_session.Id}: {error.GetType().Name}: {error.Message}");
+        Shutdown();
+    }
+
+    private void Flush()
+    {
+        if (!_writeBlocked && _reply.PendingCount > 0)
+        {
+            int sent = Send(_reply.Pending);
+            _reply.Consume(sent);
+
+            // Send has asked for HandleWrite when it could not take everything.
+            _writeBlocked = _reply.PendingCount > 0;
+        }
+
+        _reply.Return();
+        if (_closeAfterReply && _reply.PendingCount == 0)
+        {
+            Shutdown();
+        }
+    }
+
+    private void Shutdown()
+    {
+        if (_counted)
+        {
+            _counted = false;
+            _server.Stats.ConnectedClients--;
+        }
+
+        _reply.Clear();
+        Close();
+    }
+}

@@ -1,0 +1,127 @@
+using System;
+using System.Diagnostics;
+using System.Threading;
+using System.IO;
+using System.Net;
+using Pike.Reactor.RespServer.Commands;
+using Pike.Reactor.RespServer.Storage;
+
+namespace Pike.Reactor.RespServer.Server;
+
+/// <summary>
+/// The server: one poller, one listener, the store and the command processor. Everything runs
+/// on the thread that calls <see cref="Run"/>; <see cref="Stop"/> may be called from any thread.
+/// </summary>
+internal sealed class RespServerHost : IDisposable
+{
+    /// <summary>The default limit of a client's unsent output before it is dropped.</summary>
+    public const int DefaultMaxOutputBytes = 64 * 1024 * 1024;
+
+    private readonly RespListener _listener;
+    private readonly TextWriter? _log;
+
+    public RespServerHost(BasePoller poller, int maxOutputBytes = DefaultMaxOutputBytes, TextWriter? log = null)
+    {
+        ArgumentNullException.ThrowIfNull(poller);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxOutputBytes);
+        Poller = poller;
+        MaxOutputBytes = maxOutputBytes;
+        _log = log;
+
+        // Every command runs on the loop thread, so the loop thread's own counter is the
+        // server's allocation: nothing else (test threads, the JIT) is counted.
+        Stats = new ServerStats(GC.GetAllocatedBytesForCurrentThread);
+        Processor = new CommandProcessor(new KeyValueStore(), Stats, poller.Name, () => Port);
+        _listener = new RespListener(this);
+    }
+
+    public BasePoller Poller { get; }
+
+    /// <summary>The loop thread's input buffer, lent to each client for its read (see <see cref="ClientInput"/>).</summary>
+    internal byte[] SharedInput { get; } = GC.AllocateUninitializedArray<byte>(64 * 1024, pinned: true);
+
+    /// <summary>The loop thread's output buffer, lent to each client for its batch of replies (see <see cref="Protocol.ReplyBuffer"/>).</summary>
+    internal byte[] SharedOutput { get; } = GC.AllocateUninitializedArray<byte>(64 * 1024, pinned: true);
+
+    public ServerStats Stats { get; }
+
+    public CommandProcessor Processor { get; }
+
+    public int MaxOutputBytes { get; }
+
+    public int Port { get; private set; }
+
+    public IPEndPoint EndPoint => (IPEndPoint)_listener.LocalEndPoint!;
+
+    /// <summary>Listens on <paramref name="endpoint"/> (port 0: one the system picks; see <see cref="Port"/>).</summary>
+    public IPEndPoint Listen(IPEndPoint endpoint)
+    {
+        _listener.Listen(endpoint);
+        Port = EndPoint.Port;
+        return EndPoint;
+    }
+
+    /// <summary>Readiness events handled so far (reads and accepts); <see cref="Run"/> watches it to tell busy from idle.</summary>
+    internal long Events { get; set; }
+
+    /// <summary>
+    /// Runs the loop until <see cref="Stop"/>. With a <paramref name="spin"/> time, the loop
+    /// polls without blocking for that long after its last event before it sleeps in the
+    /// kernel again, so that a busy server is rarely woken (each wake-up costs the clients'
+    /// side of the loopback a scheduler round trip).
+    /// </summary>
+    public void Run(TimeSpan spin = default)
+    {
+        if (spin <= TimeSpan.Zero)
+        {
+            Poller.Loop();
+            return;
+        }
+
+        long spinTicks = (long)(spin.TotalSeconds * Stopwatch.Frequency);
+        long lastWork = Stopwatch.GetTimestamp();
+        bool busy = true;
+        int idlePolls = 0;
+        while (!_stopping)
+        {
+            long before = Events;
+            Poller.Poll(busy ? TimeSpan.Zero : Timeout.InfiniteTimeSpan);
+            if (Events != before)
+            {
+                busy = true;
+                idlePolls = 0;
+                lastWork = 0; // read the clock lazily: only once the loop has gone idle
+            }
+            else if ((++idlePolls & 7) == 0 || !busy)
+            {
+                // The clock is read every eighth empty poll: on this VM a clock read cost as
+                // much as a fifth of an empty poll.
+                long now = Stopwatch.GetTimestamp();
+                if (lastWork == 0 || !busy)
+                {
+                    lastWork = now;
+                }
+
+                busy = now - lastWork < spinTicks;
+            }
+        }
+    }
+
+    /// <summary>Ends <see cref="Run"/> after the current iteration. Thread-safe.</summary>
+    public void Stop()
+    {
+        _stopping = true;
+        Poller.Stop();
+    }
+
+    private volatile bool _stopping;
+
+    public void Log(string message) => _log?.WriteLine(message);
+
+    /// <summary>Closes the listener and every client (call after <see cref="Run"/> returned).</summary>
+    public void Dispose()
+    {
+        _listener.Dispose();
+        Poller.Dispose();
+    }
+}

@@ -1,0 +1,92 @@
+using System;
+using System.Globalization;
+using System.Net;
+
+namespace Pike.Reactor.RespServer;
+
+/// <summary>The command line: <c>--port N --bind ADDR --poller NAME --max-output-bytes N --stats --demo</c>.</summary>
+internal sealed class ServerOptions
+{
+    public int Port { get; private set; }
+
+    public IPAddress Bind { get; private set; } = IPAddress.Loopback;
+
+    public string? Poller { get; private set; }
+
+    public int MaxOutputBytes { get; private set; } = Server.RespServerHost.DefaultMaxOutputBytes;
+
+    /// <summary>
+    /// How long the loop keeps polling without blocking after its last event (0: block at
+    /// once). Measured on loopback: a busy server that sleeps between batches makes every
+    /// client pay a wake-up, and redis-benchmark ran 10-15% slower for it (docs/resp-server.md).
+    /// </summary>
+    public int SpinMicroseconds { get; private set; } = DefaultSpinMicroseconds;
+
+    public const int DefaultSpinMicroseconds = 50;
+
+    public bool Stats { get; private set; }
+
+    public bool Demo { get; private set; }
+
+    public bool Help { get; private set; }
+
+    public const string Usage =
+        """
+        Pike.Reactor RESP server: an in-memory Redis-protocol server on one Pike.Reactor loop.
+        usage: Pike.Reactor.RespServer [--port N] [--bind ADDR] [--poller NAME] [--max-output-bytes N] [--spin-us N] [--stats] [--demo]
+          --port N              port to listen on (0 or absent: a free port, printed)
+          --bind ADDR           address to listen on (default 127.0.0.1)
+          --poller NAME         epoll, poll, select, ... (default: the best for this OS)
+          --max-output-bytes N  unsent output a client may accumulate before it is dropped (default 64 MiB)
+          --spin-us N           keep polling without blocking for N microseconds after the last event before sleeping (default 50; 0: never)
+          --stats               print the server's counters when it stops
+          --demo                start on a free loopback port, run a few commands through a client on the same loop, print them, exit
+        """;
+
+    public static ServerOptions Parse(string[] args)
+    {
+        var options = new ServerOptions();
+        for (int i = 0; i < args.Length; i++)
+        {
+            switch (args[i])
+            {
+                case "--port":
+                    options.Port = int.Parse(Value(args, ref i), NumberStyles.None, CultureInfo.InvariantCulture);
+                    if (options.Port > 65535)
+                    {
+                        throw new FormatException("--port takes 0 to 65535.");
+                    }
+
+                    break;
+                case "--bind":
+                    options.Bind = IPAddress.Parse(Value(args, ref i));
+                    break;
+                case "--poller":
+                    options.Poller = Value(args, ref i);
+                    break;
+                case "--max-output-bytes":
+                    options.MaxOutputBytes = int.Parse(Value(args, ref i), NumberStyles.None, CultureInfo.InvariantCulture);
+                    break;
+                case "--spin-us":
+                    options.SpinMicroseconds = int.Parse(Value(args, ref i), NumberStyles.None, CultureInfo.InvariantCulture);
+                    break;
+                case "--stats":
+                    options.Stats = true;
+                    break;
+                case "--demo":
+                    options.Demo = true;
+                    break;
+                case "-h" or "--help":
+                    options.Help = true;
+                    break;
+                default:
+                    throw new FormatException($"Unknown option '{args[i]}'.");
+            }
+        }
+
+        return options;
+    }
+
+    private static string Value(string[] args, ref int i) =>
+        ++i < args.Length ? args[i] : throw new FormatException($"{args[i - 1]} needs a value.");
+}
