@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The Windows lane: publishes the test project for win-x64 (self-contained) and runs it under
 # Wine in a throw-away prefix, on the pollers a Windows host offers (iocp, wsapoll, select).
+# Runs the tests tagged Lane=contract, core or windows, as the native Windows job does.
 # Prints one summary line: "tests: N passed, N failed, N skipped". Extra arguments go to the
 # xunit v3 runner (for example -method "*Iocp*" while iterating).
 # Needs: the .NET SDK, and wine64 (Debian: apt-get install -y wine64).
@@ -47,7 +48,7 @@ trap cleanup EXIT
 
 # Serial: the leak tests count the whole process's handles, which parallel tests would move.
 status=0
-"$wine_cmd" "$out/bin/Pike.Reactor.Tests.exe" -trait- "Lane=linux" -noLogo -noColor -parallelMode none -reporter "${PIKE_WINDOWS_LANE_REPORTER:-quiet}" \
+"$wine_cmd" "$out/bin/Pike.Reactor.Tests.exe" -trait "Lane=contract" -trait "Lane=core" -trait "Lane=windows" -trait- "Needs=kqueue-shim" -noLogo -noColor -parallelMode none -reporter "${PIKE_WINDOWS_LANE_REPORTER:-quiet}" \
     -result-xml "$results" "$@" || status=$?
 
 if [[ ! -f "$results" ]]; then

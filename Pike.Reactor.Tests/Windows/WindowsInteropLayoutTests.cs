@@ -6,8 +6,9 @@ namespace Pike.Reactor.Tests.Windows;
 
 /// <summary>
 /// The hand-written Win32/NT structs against the 64-bit Windows layouts (wepoll src/afd.h,
-/// mio src/sys/windows/afd.rs, the SDK headers). Pure layout: runs on every lane.
+/// mio src/sys/windows/afd.rs, the SDK headers). Pure layout, but tagged for the lanes that run Windows code (Wine and the native Windows job).
 /// </summary>
+[Trait("Lane", "windows")]
 public class WindowsInteropLayoutTests
 {
     [Fact]
