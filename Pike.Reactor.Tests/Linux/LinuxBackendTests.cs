@@ -97,33 +97,85 @@ public class LinuxBackendTests
         Wait.Until(poller, () => good.Reads == 1, "a read on a good channel");
     }
 
+    [Fact]
+    public unsafe void An_eventfd_at_its_limit_is_drained_and_signaled_again()
+    {
+        // shared/PITFALLS.md 7 (mio waker/eventfd.rs): a write that would overflow the counter
+        // fails with EAGAIN; the waker empties it and writes again, leaving exactly one signal.
+        using var waker = new EventFdWaker();
+        ulong nearMax = 0xFFFF_FFFF_FFFF_FFFEul;
+        Assert.Equal(8, (int)TestLibc.write(waker.Fd, &nearMax, 8));
+
+        waker.Signal();
+
+        ulong value = 0;
+        Assert.Equal(8, (int)TestLibc.read(waker.Fd, &value, 8));
+        Assert.Equal(1ul, value);
+    }
+
+    [Fact]
+    public void A_waker_reports_a_failed_write_naming_the_call()
+    {
+        var waker = new EventFdWaker();
+        int fd = waker.Fd;
+        waker.Dispose();
+        waker.Dispose();
+
+        var error = Assert.Throws<NativeCallException>(waker.Signal);
+        Assert.Equal(9, error.ErrorNumber); // EBADF
+        Assert.StartsWith("write(eventfd -1)", error.Message, StringComparison.Ordinal);
+        Assert.True(fd >= 0);
+    }
+
     [Theory]
     [MemberData(nameof(LinuxPollers))]
-    public unsafe void An_eventfd_at_its_limit_is_drained_and_the_wake_up_still_arrives(string name)
+    public unsafe void A_wake_up_counter_left_full_is_drained_by_the_next_Poll(string name)
     {
-        // docs/pitfalls.md 7 (mio waker/eventfd.rs): a write that would overflow the counter fails with EAGAIN.
         using BasePoller poller = PollerFactory.Create(name);
         int wakeFd = poller is EpollPoller epoll ? epoll.WakeFd : ((PollPoller)poller).WakeFd;
         ulong nearMax = 0xFFFF_FFFF_FFFF_FFFEul;
         Assert.Equal(8, (int)TestLibc.write(wakeFd, &nearMax, 8));
-        poller.Poll(TimeSpan.Zero); // drains it
 
-        Assert.Equal(8, (int)TestLibc.write(wakeFd, &nearMax, 8));
-        using var polling = new ManualResetEventSlim();
-        var loop = new Thread(() =>
-        {
-            // Drain once so that the loop then blocks with the counter refilled to the limit by the test.
-            poller.Poll(TimeSpan.Zero);
-            ulong limit = 0xFFFF_FFFF_FFFF_FFFEul;
-            Assert.Equal(8, (int)TestLibc.write(wakeFd, &limit, 8));
-            polling.Set();
-            poller.Poll(TimeSpan.FromSeconds(30));
-        });
-        loop.Start();
-        polling.Wait();
-        Thread.Sleep(50);
-        poller.Wake();
-        Assert.True(loop.Join(TimeSpan.FromSeconds(15)));
+        poller.Poll(TimeSpan.FromSeconds(10));
+
+        ulong value = 0;
+        Assert.Equal(-1, (int)TestLibc.read(wakeFd, &value, 8)); // empty: EAGAIN
+        var clock = Stopwatch.StartNew();
+        poller.Poll(TimeSpan.FromMilliseconds(100));
+        Assert.True(clock.Elapsed >= TimeSpan.FromMilliseconds(99), "a drained wake-up must not wake the loop again");
+    }
+
+    [Theory]
+    [MemberData(nameof(LinuxPollers))]
+    public void A_poller_nobody_disposed_releases_its_descriptors_when_collected(string name)
+    {
+        CreateAndDrop(name); // warm-up: what the first creation loads stays loaded
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        int before = OsResources.OpenHandles();
+
+        CreateAndDrop(name);
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+
+        Assert.Equal(before, OsResources.OpenHandles());
+
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+        static void CreateAndDrop(string name) => PollerFactory.Create(name).Poll(TimeSpan.Zero);
+    }
+
+    [Fact]
+    public void The_provider_refuses_names_it_does_not_have()
+    {
+        var provider = new LinuxPollerProvider();
+        Assert.Equal(["epoll", "poll"], provider.Names);
+        PollerAvailability bogus = provider.Probe("kqueue");
+        Assert.False(bogus.Available);
+        Assert.Contains("kqueue", bogus.Reason, StringComparison.Ordinal);
+        Assert.True(provider.Probe("epoll").Available);
+        Assert.Throws<PollerUnavailableException>(() => provider.Create("kqueue"));
+        Assert.Throws<ArgumentNullException>(() => provider.Probe(null!));
+        Assert.Throws<ArgumentNullException>(() => provider.Create(null!));
     }
 
     [Theory]

@@ -23,6 +23,9 @@ internal static partial class TestLibc
     internal static unsafe partial nint write(int fd, void* buf, nuint count);
 
     [LibraryImport(Libc, SetLastError = true)]
+    internal static unsafe partial nint read(int fd, void* buf, nuint count);
+
+    [LibraryImport(Libc, SetLastError = true)]
     internal static unsafe partial int epoll_ctl(int epfd, int op, int fd, void* ev);
 
     [LibraryImport(Libc)]
