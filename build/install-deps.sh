@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs with apt-get what the test lanes need and this Debian/Ubuntu machine lacks: gcc (the
+# kqueue shim), Wine (the Windows lane), redis-server and redis-tools (the RESP lane). A no-op
+# when everything is there. Needs root or passwordless sudo; otherwise it says what to install.
+set -euo pipefail
+
+need=()
+command -v gcc >/dev/null || need+=(gcc libc6-dev)
+command -v wine64 >/dev/null || command -v wine >/dev/null || need+=(wine64)
+command -v redis-server >/dev/null || need+=(redis-server)
+command -v redis-cli >/dev/null || command -v redis-benchmark >/dev/null || need+=(redis-tools)
+[ ${#need[@]} -eq 0 ] && exit 0
+
+if ! command -v apt-get >/dev/null; then
+  echo "install-deps: no apt-get here; install ${need[*]} by hand, or the lanes that need them will fail" >&2
+  exit 0
+fi
+
+if [ "$(id -u)" -eq 0 ]; then
+  as_root=()
+elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+  as_root=(sudo -n)
+else
+  echo "install-deps: run as root (or with passwordless sudo) to install: ${need[*]}" >&2
+  exit 1
+fi
+
+echo "install-deps: installing ${need[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${as_root[@]}" apt-get update -qq
+"${as_root[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
