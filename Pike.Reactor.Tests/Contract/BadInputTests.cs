@@ -44,13 +44,11 @@ public class BadInputTests
     public void A_channel_added_twice_is_refused_and_keeps_working(string name)
     {
         using BasePoller poller = PollerFactory.Create(name);
-        (Socket peer, Socket server) = Loopback.Pair();
+        (Socket peer, TestChannel channel) = TestChannel.OverPair(poller);
         using var _ = peer;
-        var channel = new TestChannel(poller);
-        channel.SetSocket(server);
 
         Assert.Throws<InvalidOperationException>(() => poller.AddChannel(channel));
-        Assert.Throws<InvalidOperationException>(() => channel.SetSocket(server));
+        Assert.Throws<InvalidOperationException>(() => channel.SetSocket(channel.Socket!));
         Assert.Equal(1, poller.ChannelCount);
 
         peer.Send(new byte[1]);
@@ -108,10 +106,8 @@ public class BadInputTests
     public void Send_Recv_and_Connect_on_a_closed_transport_throw_ObjectDisposed(string name)
     {
         using BasePoller poller = PollerFactory.Create(name);
-        (Socket peer, Socket server) = Loopback.Pair();
+        (Socket peer, TestChannel channel) = TestChannel.OverPair(poller);
         using var _ = peer;
-        var channel = new TestChannel(poller);
-        channel.SetSocket(server);
         channel.Close();
 
         Assert.Throws<ObjectDisposedException>(() => channel.Send(new byte[1]));
@@ -178,10 +174,8 @@ public class BadInputTests
     public void A_second_thread_cannot_run_the_loop_or_touch_its_channels(string name)
     {
         using BasePoller poller = PollerFactory.Create(name);
-        (Socket peer, Socket server) = Loopback.Pair();
+        (Socket peer, TestChannel channel) = TestChannel.OverPair(poller);
         using var _ = peer;
-        var channel = new TestChannel(poller);
-        channel.SetSocket(server);
         using var running = new ManualResetEventSlim();
         var loop = new Thread(() =>
         {

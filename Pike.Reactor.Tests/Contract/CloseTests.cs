@@ -14,9 +14,7 @@ public class CloseTests
     public void Peer_EOF_calls_HandleClose(string name)
     {
         using BasePoller poller = PollerFactory.Create(name);
-        (Socket peer, Socket server) = Loopback.Pair();
-        var channel = new TestChannel(poller);
-        channel.SetSocket(server);
+        (Socket peer, TestChannel channel) = TestChannel.OverPair(poller);
 
         peer.Shutdown(SocketShutdown.Send);
         Wait.Until(poller, () => channel.CloseCalled, "HandleClose after EOF");
@@ -32,9 +30,7 @@ public class CloseTests
     public void Peer_reset_calls_HandleClose(string name)
     {
         using BasePoller poller = PollerFactory.Create(name);
-        (Socket peer, Socket server) = Loopback.Pair();
-        var channel = new TestChannel(poller);
-        channel.SetSocket(server);
+        (Socket peer, TestChannel channel) = TestChannel.OverPair(poller);
 
         // Linger 0 turns the close into a reset (RST).
         peer.LingerState = new LingerOption(true, 0);
@@ -51,10 +47,8 @@ public class CloseTests
     public void Closing_itself_inside_HandleRead_stops_every_further_callback(string name)
     {
         using BasePoller poller = PollerFactory.Create(name);
-        (Socket peer, Socket server) = Loopback.Pair();
+        (Socket peer, TestChannel channel) = TestChannel.OverPair(poller);
         using var _ = peer;
-        var channel = new TestChannel(poller);
-        channel.SetSocket(server);
         channel.OnRead = c =>
         {
             c.Recv(new byte[100]);
@@ -106,10 +100,8 @@ public class CloseTests
     public void Close_is_idempotent_and_Dispose_closes(string name)
     {
         using BasePoller poller = PollerFactory.Create(name);
-        (Socket peer, Socket server) = Loopback.Pair();
+        (Socket peer, TestChannel channel) = TestChannel.OverPair(poller);
         using var _ = peer;
-        var channel = new TestChannel(poller);
-        channel.SetSocket(server);
 
         channel.Close();
         channel.Close();

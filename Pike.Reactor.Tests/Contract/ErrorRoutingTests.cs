@@ -13,10 +13,8 @@ public class ErrorRoutingTests
     public void An_exception_from_HandleRead_goes_to_HandleError_and_the_loop_goes_on(string name)
     {
         using BasePoller poller = PollerFactory.Create(name);
-        (Socket peer, Socket server) = Loopback.Pair();
+        (Socket peer, TestChannel channel) = TestChannel.OverPair(poller);
         using var _ = peer;
-        var channel = new TestChannel(poller);
-        channel.SetSocket(server);
         var boom = new InvalidOperationException("handler failed");
         channel.OnRead = c =>
         {
@@ -53,10 +51,8 @@ public class ErrorRoutingTests
     public void Close_kinds_of_exception_call_HandleClose(string name, string kind)
     {
         using BasePoller poller = PollerFactory.Create(name);
-        (Socket peer, Socket server) = Loopback.Pair();
+        (Socket peer, TestChannel channel) = TestChannel.OverPair(poller);
         using var _ = peer;
-        var channel = new TestChannel(poller);
-        channel.SetSocket(server);
         Exception thrown = kind switch
         {
             "eof" => new EndOfStreamException(),
@@ -80,10 +76,8 @@ public class ErrorRoutingTests
     public void An_exception_from_HandleError_propagates_and_the_poller_stays_usable(string name)
     {
         using BasePoller poller = PollerFactory.Create(name);
-        (Socket peer, Socket server) = Loopback.Pair();
+        (Socket peer, TestChannel channel) = TestChannel.OverPair(poller);
         using var _ = peer;
-        var channel = new TestChannel(poller);
-        channel.SetSocket(server);
         channel.OnRead = c =>
         {
             c.Recv(new byte[100]);
@@ -106,9 +100,7 @@ public class ErrorRoutingTests
     public void An_exception_from_HandleClose_propagates(string name)
     {
         using BasePoller poller = PollerFactory.Create(name);
-        (Socket peer, Socket server) = Loopback.Pair();
-        var channel = new TestChannel(poller);
-        channel.SetSocket(server);
+        (Socket peer, TestChannel channel) = TestChannel.OverPair(poller);
         channel.OnClose = c =>
         {
             c.Close();

@@ -12,10 +12,8 @@ public class InterestTests
     public void Write_interest_is_one_shot(string name)
     {
         using BasePoller poller = PollerFactory.Create(name);
-        (Socket peer, Socket server) = Loopback.Pair();
+        (Socket peer, TestChannel channel) = TestChannel.OverPair(poller);
         using var _ = peer;
-        var channel = new TestChannel(poller);
-        channel.SetSocket(server);
 
         poller.DeferWrite(channel);
         Wait.Until(poller, () => channel.Writes == 1, "one HandleWrite");
@@ -43,9 +41,7 @@ public class InterestTests
         // docs/pitfalls.md 3: interest set to nothing removes the registration (Netty #16683:
         // an empty epoll mask still woke the loop for ever).
         using BasePoller poller = PollerFactory.Create(name);
-        (Socket peer, Socket server) = Loopback.Pair();
-        var channel = new TestChannel(poller);
-        channel.SetSocket(server);
+        (Socket peer, TestChannel channel) = TestChannel.OverPair(poller);
         channel.PauseReading();
         Assert.True(channel.ReadingPaused);
 

@@ -66,9 +66,7 @@ public class LoopTests
         poller.Loop();
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5));
 
-        (Socket peer, Socket server) = Loopback.Pair();
-        var channel = new TestChannel(poller);
-        channel.SetSocket(server);
+        (Socket peer, TestChannel channel) = TestChannel.OverPair(poller);
         bool posted = false;
         poller.Post(() => posted = true);
         poller.CallLater(TimeSpan.FromMilliseconds(20), peer.Dispose); // the peer's close ends the channel

@@ -84,9 +84,7 @@ public class ScaleTests
         BasePoller poller = PollerFactory.Create(name);
         for (int i = 0; i < 20; i++)
         {
-            (Socket peer, Socket server) = Loopback.Pair();
-            var channel = new TestChannel(poller);
-            channel.SetSocket(server);
+            (Socket peer, TestChannel channel) = TestChannel.OverPair(poller);
             channels.Add(channel);
             peers.Add(peer);
         }
@@ -115,9 +113,7 @@ public class ScaleTests
         var channels = new List<TestChannel>();
         for (int i = 0; i < Channels; i++)
         {
-            (Socket peer, Socket server) = Loopback.Pair();
-            var channel = new TestChannel(poller);
-            channel.SetSocket(server);
+            (Socket peer, TestChannel channel) = TestChannel.OverPair(poller);
             peers.Add(peer);
             channels.Add(channel);
         }

@@ -35,6 +35,15 @@ public sealed class TestChannel : Transport
 
     public bool CloseCalled { get; private set; }
 
+    /// <summary>The server side of a loopback pair as a registered channel, and its blocking peer.</summary>
+    public static (Socket Peer, TestChannel Channel) OverPair(BasePoller poller)
+    {
+        (Socket peer, Socket server) = Loopback.Pair();
+        var channel = new TestChannel(poller);
+        channel.SetSocket(server);
+        return (peer, channel);
+    }
+
     /// <summary>A client transport connecting to <paramref name="endpoint"/>.</summary>
     public static TestChannel ConnectTo(BasePoller poller, EndPoint endpoint)
     {
