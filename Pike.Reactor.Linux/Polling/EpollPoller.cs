@@ -116,8 +116,10 @@ public sealed unsafe class EpollPoller : BasePoller
 
             if (!ProcessEvent(key, ready) && TryGetStaleHandle(key, out nint stale))
             {
-                // docs/pitfalls.md 2: a registration nobody holds (kept alive by a dup of a
-                // closed descriptor) would be reported forever; drop it (libuv linux.c).
+                // docs/pitfalls.md 2: a registration nobody holds would be reported for ever; drop
+                // it by the number it had (libuv linux.c). This works while the number still names
+                // that file; channels leave the set before their descriptor closes, so Close never
+                // leaves one behind.
                 Interop.Libc.epoll_ctl(_epfd, Interop.Libc.EPOLL_CTL_DEL, (int)stale, null);
             }
         }

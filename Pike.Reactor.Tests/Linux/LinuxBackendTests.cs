@@ -74,7 +74,8 @@ public class LinuxBackendTests
     {
         // docs/pitfalls.md 6 (CPython test_register_file): epoll refuses regular files with EPERM.
         using var poller = new EpollPoller();
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        // A datagram socket is watched from the start (a stream one only once it connects or listens).
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
         int fd = (int)socket.SafeHandle.DangerousGetHandle();
         int file = TestLibc.open("/proc/self/status", 0);
         Assert.True(file >= 0);

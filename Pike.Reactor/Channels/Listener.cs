@@ -39,6 +39,8 @@ public abstract class Listener : Transport
             }
 
             existing.Listen(backlog);
+            IsListening = true;
+            WakeFromDormancy();
             return;
         }
 
@@ -49,10 +51,12 @@ public abstract class Listener : Transport
 
             socket.Bind(endpoint);
             socket.Listen(backlog);
+            IsListening = true;
             SetSocket(socket);
         }
         catch
         {
+            IsListening = false;
             socket.Dispose();
             throw;
         }

@@ -59,8 +59,17 @@ public abstract class Transport : IDisposable
 
     internal SocketError? PendingConnectError { get; set; }
 
+    /// <summary>Set by <see cref="Listener"/> once its socket listens.</summary>
+    internal bool IsListening { get; set; }
+
+    /// <summary>
+    /// A stream socket that neither is connected, nor connects, nor listens: the kernel reports it
+    /// as hung up at once, so it is not watched for reading until it does one of them.
+    /// </summary>
+    internal bool IsDormant { get; private set; }
+
     internal IoEvents DesiredInterest =>
-        (_readingPaused ? IoEvents.None : IoEvents.Read) | (WantWrite || IsConnecting ? IoEvents.Write : IoEvents.None);
+        (_readingPaused || IsDormant ? IoEvents.None : IoEvents.Read) | (WantWrite || IsConnecting ? IoEvents.Write : IoEvents.None);
 
     /// <summary>Creates a socket and sets it (<see cref="SetSocket"/>).</summary>
     /// <exception cref="InvalidOperationException">The transport already has a socket.</exception>
@@ -97,11 +106,14 @@ public abstract class Transport : IDisposable
             throw new InvalidOperationException("The transport already has a socket.");
         }
 
+        // Everything that can fail comes before the registration, so that a failure changes nothing.
+        bool connected = socket.Connected;
+        EndPoint? remote = connected ? socket.RemoteEndPoint : null;
         socket.Blocking = false;
         nint handle = socket.SafeHandle.DangerousGetHandle();
-        bool connected = socket.Connected;
         Socket = socket;
         Fileno = handle;
+        IsDormant = socket.SocketType == SocketType.Stream && !connected && !IsListening;
         try
         {
             Poller.AddChannel(this);
@@ -110,13 +122,14 @@ public abstract class Transport : IDisposable
         {
             Socket = null;
             Fileno = -1;
+            IsDormant = false;
             throw;
         }
 
         if (connected)
         {
             Connected = true;
-            Address = socket.RemoteEndPoint;
+            Address = remote;
         }
     }
 
@@ -128,6 +141,7 @@ public abstract class Transport : IDisposable
     {
         ArgumentNullException.ThrowIfNull(address);
         Socket socket = ActiveSocket();
+        Poller.ThrowIfForeignThread();
         if (Connected || IsConnecting)
         {
             throw new InvalidOperationException(Connected ? "The transport is already connected." : "A connect is already in progress.");
@@ -148,6 +162,7 @@ public abstract class Transport : IDisposable
         }
 
         IsConnecting = true;
+        IsDormant = false;
         Poller.UpdateInterest(this);
     }
 
@@ -305,6 +320,12 @@ public abstract class Transport : IDisposable
         ArgumentNullException.ThrowIfNull(error);
         Close();
         ExceptionDispatchInfo.Throw(error);
+    }
+
+    internal void WakeFromDormancy()
+    {
+        IsDormant = false;
+        Poller.UpdateInterest(this);
     }
 
     internal void MarkConnected(EndPoint remote)

@@ -152,8 +152,17 @@ public abstract class BasePoller : IDisposable
         }
 
         ThrowIfForeignThread();
+        bool wanted = transport.WantWrite;
         transport.WantWrite = true;
-        UpdateInterest(transport);
+        try
+        {
+            UpdateInterest(transport);
+        }
+        catch
+        {
+            transport.WantWrite = wanted; // the kernel refused: ask again next time
+            throw;
+        }
     }
 
     /// <summary>
@@ -192,8 +201,9 @@ public abstract class BasePoller : IDisposable
                     break;
                 }
 
-                TimeSpan wait = deadline == long.MaxValue
-                    ? Timeout.InfiniteTimeSpan
+                // A stop requested before this Loop began (or from a handler) ends it without waiting.
+                TimeSpan wait = Volatile.Read(ref _stopRequested) != 0 ? TimeSpan.Zero
+                    : deadline == long.MaxValue ? Timeout.InfiniteTimeSpan
                     : Stopwatch.GetElapsedTime(0, Math.Max(0, deadline - Stopwatch.GetTimestamp()));
                 Poll(wait);
                 done++;
@@ -218,7 +228,10 @@ public abstract class BasePoller : IDisposable
     /// </summary>
     public abstract void Poll(TimeSpan timeout);
 
-    /// <summary>Ends the running <see cref="Loop"/> after its current iteration (or the next Loop after its first). Thread-safe.</summary>
+    /// <summary>
+    /// Ends the running <see cref="Loop"/> after its current iteration; when no Loop runs, the next
+    /// one returns after one iteration that does not wait. Thread-safe.
+    /// </summary>
     public void Stop()
     {
         Interlocked.Exchange(ref _stopRequested, 1);
@@ -253,7 +266,15 @@ public abstract class BasePoller : IDisposable
                 if (!_disposed)
                 {
                     Interlocked.Increment(ref _wakeSignals);
-                    SignalWake();
+                    try
+                    {
+                        SignalWake();
+                    }
+                    catch
+                    {
+                        Volatile.Write(ref _wakeSignaled, 0); // nothing was signaled: let the next Wake try
+                        throw;
+                    }
                 }
             }
         }
@@ -409,9 +430,9 @@ public abstract class BasePoller : IDisposable
         if (channel.IsConnecting)
         {
             FinishConnect(channel);
-            if (channel.Key != key || channel.IsConnecting)
+            if (channel.Key != key || channel.IsConnecting || !channel.Connected)
             {
-                return true;
+                return true; // closed, still connecting, or failed (HandleError has heard of it)
             }
 
             ready &= ~IoEvents.Write;
@@ -447,18 +468,32 @@ public abstract class BasePoller : IDisposable
             try
             {
                 channel.HandleWrite();
-                if (channel.Key == key && !channel.WantWrite)
-                {
-                    UpdateInterest(channel);
-                }
+                DropWriteInterestUnlessWanted(channel, key);
             }
             catch (Exception error)
             {
-                RouteError(channel, error);
+                try
+                {
+                    RouteError(channel, error);
+                }
+                finally
+                {
+                    // One-shot also when the handler threw: a write interest left in the kernel
+                    // with no write wanted would wake every wait at once, for ever.
+                    DropWriteInterestUnlessWanted(channel, key);
+                }
             }
         }
 
         return true;
+    }
+
+    private void DropWriteInterestUnlessWanted(Transport channel, nint key)
+    {
+        if (channel.Key == key && !channel.WantWrite)
+        {
+            UpdateInterest(channel);
+        }
     }
 
     /// <summary>Calls <paramref name="channel"/>'s HandleError for <paramref name="error"/>; a backend uses it for a registration change the kernel refused late.</summary>
@@ -507,9 +542,9 @@ public abstract class BasePoller : IDisposable
             waitUntil = Math.Min(waitUntil, _timers.NextDue());
 
             Interlocked.Exchange(ref _sleeping, 1);
-            bool busy = Interlocked.Exchange(ref _wakeRequested, 0) != 0
-                || !_posted.IsEmpty
-                || Volatile.Read(ref _stopRequested) != 0;
+            // Stop() wakes through Wake(); a stop flag nobody consumed (no Loop running) must
+            // not turn every later Poll into a busy poll.
+            bool busy = Interlocked.Exchange(ref _wakeRequested, 0) != 0 || !_posted.IsEmpty;
             int ready;
             while (true)
             {
@@ -654,7 +689,15 @@ public abstract class BasePoller : IDisposable
         channel.PendingConnectError = null;
         if (error != SocketError.Success)
         {
-            channel.Poller.UpdateInterest(channel);
+            try
+            {
+                channel.Poller.UpdateInterest(channel);
+            }
+            catch (NativeCallException)
+            {
+                // The socket failed already; its owner hears of the connect error, which is the cause.
+            }
+
             channel.HandleError(new SocketException((int)error));
             return;
         }

@@ -20,8 +20,10 @@ internal sealed class TimerQueue
 
     public ScheduledCall Schedule(TimeSpan delay, Action action)
     {
-        long ticks = delay <= TimeSpan.Zero ? 0 : (long)(delay.TotalSeconds * Stopwatch.Frequency);
-        long due = Stopwatch.GetTimestamp() + ticks;
+        // Saturate: TimeSpan.MaxValue means "never", and must not wrap into the past.
+        double ticks = delay <= TimeSpan.Zero ? 0 : delay.TotalSeconds * Stopwatch.Frequency;
+        long now = Stopwatch.GetTimestamp();
+        long due = ticks >= long.MaxValue - now - 1 ? long.MaxValue - 1 : now + (long)ticks;
         lock (_lock)
         {
             var call = new ScheduledCall(this, due, _sequence++, action);
