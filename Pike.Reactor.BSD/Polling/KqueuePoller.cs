@@ -243,35 +243,48 @@ public sealed unsafe class KqueuePoller : BasePoller
         }
 
         // Second pass: dispatch. Handlers may close, open and register channels; a closed
-        // channel's key no longer finds it, and a reused slot has a new key.
-        for (int i = 0; i < entries; i++)
+        // channel's key no longer finds it, and a reused slot has a new key. A handler's
+        // exception may leave the loop (Transport.HandleError rethrows): the entries not yet
+        // dispatched must not lose what the first pass took from them (see RestoreUndispatched).
+        int next = 0;
+        try
         {
-            ReadyEntry entry = _ready[i];
-            if (entry.ChangeError != 0)
+            for (; next < entries; next++)
             {
-                ReportChannelError(entry.Key, new NativeCallException($"kevent({FilterName(entry.Filter)} change, fd {entry.Ident})", entry.ChangeError));
-                continue;
-            }
-
-            if (entry.ConnectError != 0)
-            {
-                SetConnectError(entry.Key, entry.ConnectError);
-            }
-
-            if (!ProcessEvent(entry.Key, entry.Events))
-            {
-                if (TryGetStaleHandle(entry.Key, out nint stale))
+                ReadyEntry entry = _ready[next];
+                if (entry.ChangeError != 0)
                 {
-                    // shared/PITFALLS.md 2: a registration nobody holds would be reported
-                    // forever; drop it (ENOENT, if it is already gone, is ignored).
-                    Queue((nuint)stale, _abi.ReadFilter, K.EV_DELETE, entry.Key);
-                    Queue((nuint)stale, _abi.WriteFilter, K.EV_DELETE, entry.Key);
+                    ReportChannelError(entry.Key, new NativeCallException($"kevent({FilterName(entry.Filter)} change, fd {entry.Ident})", entry.ChangeError));
+                    continue;
                 }
 
-                continue;
-            }
+                if (entry.ConnectError != 0)
+                {
+                    SetConnectError(entry.Key, entry.ConnectError);
+                }
 
-            RearmWrite(entry.Key);
+                if (!ProcessEvent(entry.Key, entry.Events))
+                {
+                    if (TryGetStaleHandle(entry.Key, out nint stale))
+                    {
+                        // shared/PITFALLS.md 2: a registration nobody holds would be reported
+                        // forever; drop it (ENOENT, if it is already gone, is ignored).
+                        Queue((nuint)stale, _abi.ReadFilter, K.EV_DELETE, entry.Key);
+                        Queue((nuint)stale, _abi.WriteFilter, K.EV_DELETE, entry.Key);
+                    }
+
+                    continue;
+                }
+
+                RearmWrite(entry.Key);
+            }
+        }
+        finally
+        {
+            if (next < entries)
+            {
+                RestoreUndispatched(next, entries);
+            }
         }
     }
 
@@ -283,8 +296,10 @@ public sealed unsafe class KqueuePoller : BasePoller
             return;
         }
 
-        _capacity *= 2;
-        _events = (byte*)NativeMemory.Realloc(_events, (nuint)_capacity * (nuint)_abi.Size);
+        // Realloc first: if it throws, the buffer and the size the kernel is told still agree.
+        int capacity = _capacity * 2;
+        _events = (byte*)NativeMemory.Realloc(_events, (nuint)capacity * (nuint)_abi.Size);
+        _capacity = capacity;
     }
 
     /// <inheritdoc/>
@@ -435,6 +450,40 @@ public sealed unsafe class KqueuePoller : BasePoller
     }
 
     /// <summary>
+    /// A handler's exception left the second pass at entry <paramref name="from"/> (that entry
+    /// included). The first pass already took their one-shot write filters out of the armed
+    /// set, and the core still counts write interest as armed: without the filter back, a
+    /// channel with a deferred write or an unfinished connect would never hear of it again.
+    /// Re-arm them (RearmWrite skips whatever is closed, armed or no longer wants writing);
+    /// refused changes not yet reported go back to the late list for the next batch. Reads
+    /// are level-triggered and come back by themselves.
+    /// </summary>
+    private void RestoreUndispatched(int from, int entries)
+    {
+        for (int i = from; i < entries; i++)
+        {
+            if (_ready[i].ChangeError != 0)
+            {
+                if (i == from)
+                {
+                    continue; // its report is what threw
+                }
+
+                if (_lateCount == _late.Length)
+                {
+                    Array.Resize(ref _late, _late.Length * 2);
+                }
+
+                _late[_lateCount++] = _ready[i];
+            }
+            else
+            {
+                RearmWrite(_ready[i].Key);
+            }
+        }
+    }
+
+    /// <summary>
     /// Decides what a refused change means. ENOENT (deleting a filter that is not there, for
     /// example a one-shot that fired) is ignored, as is EPIPE, which old macOS returns when
     /// adding a pipe whose other end closed while events still arrive (shared/PITFALLS.md 12,
@@ -520,8 +569,9 @@ public sealed unsafe class KqueuePoller : BasePoller
 
         if (_receiptCapacity < count)
         {
-            _receiptCapacity = Math.Max(count, _receiptCapacity * 2);
-            _receipts = (byte*)NativeMemory.Realloc(_receipts, (nuint)_receiptCapacity * (nuint)_abi.Size);
+            int capacity = Math.Max(count, _receiptCapacity * 2);
+            _receipts = (byte*)NativeMemory.Realloc(_receipts, (nuint)capacity * (nuint)_abi.Size);
+            _receiptCapacity = capacity;
         }
 
         for (int i = 0; i < count; i++)
@@ -581,9 +631,11 @@ public sealed unsafe class KqueuePoller : BasePoller
     {
         // Changes made outside a loop (many channels set up before the first wait) must not
         // grow without bound.
+        // WakeKey is never a channel's key (key 0 is: slot 0, generation 0), so every refusal
+        // goes to the late list and reaches its channel's HandleError with the next batch.
         if (_changeCount >= ChangeFlushThreshold)
         {
-            ApplyChangesNow(0, out _);
+            ApplyChangesNow((nint)WakeKey, out _);
         }
     }
 
@@ -591,8 +643,9 @@ public sealed unsafe class KqueuePoller : BasePoller
     {
         if (_changeCount == _changeCapacity)
         {
-            _changeCapacity *= 2;
-            _changes = (byte*)NativeMemory.Realloc(_changes, (nuint)_changeCapacity * (nuint)_abi.Size);
+            int capacity = _changeCapacity * 2;
+            _changes = (byte*)NativeMemory.Realloc(_changes, (nuint)capacity * (nuint)_abi.Size);
+            _changeCapacity = capacity;
         }
 
         _abi.Write(_changes + (_changeCount * _abi.Size), ident, filter, flags, 0, 0, udata);
@@ -609,8 +662,8 @@ public sealed unsafe class KqueuePoller : BasePoller
     {
         if (needed > _capacity)
         {
+            _events = (byte*)NativeMemory.Realloc(_events, (nuint)needed * (nuint)_abi.Size);
             _capacity = needed;
-            _events = (byte*)NativeMemory.Realloc(_events, (nuint)_capacity * (nuint)_abi.Size);
         }
     }
 
