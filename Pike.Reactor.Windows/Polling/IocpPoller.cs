@@ -36,6 +36,8 @@ public sealed unsafe class IocpPoller : BasePoller
     private int _capacity;
     private nint[] _bySlot = new nint[64]; // PollOperation* by slot index
     private nint[] _rearm = new nint[64];
+    private nint[] _readyKeys;      // DispatchEvents' second pass, one per entry of _entries
+    private IoEvents[] _readyEvents;
     private int _rearmCount;
     private int _inFlight;
     private int _leaked;
@@ -67,6 +69,8 @@ public sealed unsafe class IocpPoller : BasePoller
 
         _capacity = Math.Min(eventCapacity, MaxEventCapacity);
         _entries = (OverlappedEntry*)NativeMemory.Alloc((nuint)_capacity, (nuint)sizeof(OverlappedEntry));
+        _readyKeys = new nint[_capacity];
+        _readyEvents = new IoEvents[_capacity];
     }
 
     /// <inheritdoc/>
@@ -108,6 +112,12 @@ public sealed unsafe class IocpPoller : BasePoller
     /// <inheritdoc/>
     protected override void DispatchEvents(int count)
     {
+        // GetQueuedCompletionStatusEx has taken every entry from the port already. Bookkeep
+        // them all before any handler runs: a handler's exception leaves this method (the
+        // default HandleError rethrows), and an entry not yet bookkept would stay lost — an
+        // unacknowledged wake-up silences every later Wake, a socket left Pending with
+        // nothing in flight is never polled again.
+        int ready = 0;
         for (int i = 0; i < count; i++)
         {
             PollOperation* op = (PollOperation*)_entries[i].Overlapped;
@@ -126,19 +136,24 @@ public sealed unsafe class IocpPoller : BasePoller
                 continue;
             }
 
-            IoEvents ready = ReadyEvents(op);
-
-            // Queue the re-arm before any handler runs: a handler that throws out of the loop
-            // cannot leave this socket without a poll in flight.
+            IoEvents events = ReadyEvents(op);
             if (!op->Dropped)
             {
                 QueueRearm(op);
             }
 
-            if (ready != IoEvents.None)
+            if (events != IoEvents.None)
             {
-                ProcessEvent(op->Key, ready);
+                // Keys, not pointers: a handler may close another channel and free its block.
+                _readyKeys[ready] = op->Key;
+                _readyEvents[ready] = events;
+                ready++;
             }
+        }
+
+        for (int i = 0; i < ready; i++)
+        {
+            ProcessEvent(_readyKeys[i], _readyEvents[i]);
         }
     }
 
@@ -150,8 +165,14 @@ public sealed unsafe class IocpPoller : BasePoller
             return;
         }
 
-        _capacity *= 2;
-        _entries = (OverlappedEntry*)NativeMemory.Realloc(_entries, (nuint)_capacity * (nuint)sizeof(OverlappedEntry));
+        // Pointer and capacity change together, after Realloc succeeded: the kernel must never
+        // be told a larger buffer than there is.
+        int capacity = _capacity * 2;
+        var entries = (OverlappedEntry*)NativeMemory.Realloc(_entries, (nuint)capacity * (nuint)sizeof(OverlappedEntry));
+        _entries = entries;
+        Array.Resize(ref _readyKeys, capacity);
+        Array.Resize(ref _readyEvents, capacity);
+        _capacity = capacity;
     }
 
     /// <inheritdoc/>

@@ -101,6 +101,10 @@ public sealed unsafe class WsaPollPoller : BasePoller
     /// <inheritdoc/>
     protected override void DispatchEvents(int count)
     {
+        // Nothing is bookkept per entry here that a handler's exception could skip: the wait
+        // copied the ready set out and WSAPoll is level-triggered (what is skipped is reported
+        // again), and the wake-up socket is entry 0 of _fds, so it is drained and acknowledged
+        // before any handler runs.
         for (int i = 0; i < count; i++)
         {
             nint key = _readyKeys[i];
@@ -257,12 +261,16 @@ public sealed unsafe class WsaPollPoller : BasePoller
 
     private void Grow()
     {
-        _capacity *= 2;
-        _fds = (WsaPollFd*)NativeMemory.Realloc(_fds, (nuint)_capacity * (nuint)sizeof(WsaPollFd));
-        Array.Resize(ref _keys, _capacity);
-        Array.Resize(ref _connecting, _capacity);
-        Array.Resize(ref _readyKeys, _capacity);
-        Array.Resize(ref _readyEvents, _capacity);
+        // Pointer and capacity change together, after Realloc succeeded: WSAPoll must never
+        // be told of more entries than the buffer holds.
+        int capacity = _capacity * 2;
+        var fds = (WsaPollFd*)NativeMemory.Realloc(_fds, (nuint)capacity * (nuint)sizeof(WsaPollFd));
+        _fds = fds;
+        Array.Resize(ref _keys, capacity);
+        Array.Resize(ref _connecting, capacity);
+        Array.Resize(ref _readyKeys, capacity);
+        Array.Resize(ref _readyEvents, capacity);
+        _capacity = capacity;
     }
 
     private void DrainWake()
