@@ -1,5 +1,4 @@
 using System;
-using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
@@ -26,9 +25,7 @@ public sealed unsafe class WsaPollPoller : BasePoller
 
     private const int WakeIndex = 0;
 
-    private readonly Socket _wakeReader;
-    private readonly Socket _wakeWriter;
-    private readonly byte[] _drain = new byte[64];
+    private readonly LoopbackWaker _waker;
     private WsaPollFd* _fds;
     private int _capacity;
     private int _count;
@@ -42,7 +39,7 @@ public sealed unsafe class WsaPollPoller : BasePoller
     /// <summary>Creates the poller and its wake-up socket pair.</summary>
     public WsaPollPoller()
     {
-        (_wakeReader, _wakeWriter) = CreateWakePair();
+        _waker = new LoopbackWaker();
         _capacity = 64;
         _fds = (WsaPollFd*)NativeMemory.AllocZeroed((nuint)_capacity, (nuint)sizeof(WsaPollFd));
         _keys = new nint[_capacity];
@@ -50,7 +47,7 @@ public sealed unsafe class WsaPollPoller : BasePoller
         _readyKeys = new nint[_capacity];
         _readyEvents = new IoEvents[_capacity];
         Array.Fill(_indexBySlot, -1);
-        _fds[WakeIndex].Fd = _wakeReader.SafeHandle.DangerousGetHandle();
+        _fds[WakeIndex].Fd = _waker.Reader.SafeHandle.DangerousGetHandle();
         _fds[WakeIndex].Events = Interop.Ws2_32.POLLRDNORM;
         _keys[WakeIndex] = (nint)WakeKey;
         _count = 1;
@@ -185,15 +182,14 @@ public sealed unsafe class WsaPollPoller : BasePoller
     }
 
     /// <inheritdoc/>
-    protected override void SignalWake() => _wakeWriter.Send(stackalloc byte[1] { 1 }, SocketFlags.None, out _);
+    protected override void SignalWake() => _waker.Signal();
 
     /// <inheritdoc/>
     protected override void Dispose(bool disposing)
     {
         if (disposing)
         {
-            _wakeReader.Dispose();
-            _wakeWriter.Dispose();
+            _waker.Dispose();
         }
 
         if (_fds != null)
@@ -275,33 +271,7 @@ public sealed unsafe class WsaPollPoller : BasePoller
 
     private void DrainWake()
     {
-        while (_wakeReader.Receive(_drain, SocketFlags.None, out SocketError error) > 0 && error == SocketError.Success)
-        {
-        }
-
+        _waker.Drain();
         AcknowledgeWake();
-    }
-
-    private static (Socket Reader, Socket Writer) CreateWakePair()
-    {
-        IPAddress loopback = Socket.OSSupportsIPv4 ? IPAddress.Loopback : IPAddress.IPv6Loopback;
-        using var listener = new Socket(loopback.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(loopback, 0));
-        listener.Listen(1);
-        var writer = new Socket(loopback.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        try
-        {
-            writer.Connect(listener.LocalEndPoint!);
-            Socket reader = listener.Accept();
-            reader.Blocking = false;
-            writer.Blocking = false;
-            writer.NoDelay = true;
-            return (reader, writer);
-        }
-        catch
-        {
-            writer.Dispose();
-            throw;
-        }
     }
 }

@@ -1,6 +1,5 @@
 using System;
 using System.Collections.Generic;
-using System.Net;
 using System.Net.Sockets;
 
 namespace Pike.Reactor;
@@ -19,15 +18,7 @@ public sealed class SelectPoller : BasePoller
     private readonly List<Socket> _checkError = new();
     private readonly Dictionary<nint, IoEvents> _ready = new();
     private readonly List<nint> _readyOrder = new();
-    private readonly Socket _wakeReader;
-    private readonly Socket _wakeWriter;
-    private readonly byte[] _drain = new byte[64];
-
-    /// <summary>Creates the poller and its wake-up socket pair.</summary>
-    public SelectPoller()
-    {
-        (_wakeReader, _wakeWriter) = CreateWakePair();
-    }
+    private readonly LoopbackWaker _waker = new();
 
     /// <inheritdoc/>
     public override string Name => "select";
@@ -41,7 +32,7 @@ public sealed class SelectPoller : BasePoller
         _checkRead.Clear();
         _checkWrite.Clear();
         _checkError.Clear();
-        _checkRead.Add(_wakeReader);
+        _checkRead.Add(_waker.Reader);
         foreach (KeyValuePair<nint, Entry> pair in _entries)
         {
             Entry entry = pair.Value;
@@ -78,7 +69,8 @@ public sealed class SelectPoller : BasePoller
             nint key = _readyOrder[i];
             if (key == WakeKey)
             {
-                DrainWake();
+                _waker.Drain();
+                AcknowledgeWake();
                 continue;
             }
 
@@ -111,18 +103,14 @@ public sealed class SelectPoller : BasePoller
     }
 
     /// <inheritdoc/>
-    protected override void SignalWake()
-    {
-        _wakeWriter.Send(stackalloc byte[1] { 1 }, SocketFlags.None, out _);
-    }
+    protected override void SignalWake() => _waker.Signal();
 
     /// <inheritdoc/>
     protected override void Dispose(bool disposing)
     {
         if (disposing)
         {
-            _wakeReader.Dispose();
-            _wakeWriter.Dispose();
+            _waker.Dispose();
             _entries.Clear();
             _keyBySocket.Clear();
         }
@@ -134,7 +122,7 @@ public sealed class SelectPoller : BasePoller
     {
         foreach (Socket socket in sockets)
         {
-            nint key = ReferenceEquals(socket, _wakeReader) ? (nint)WakeKey : _keyBySocket[socket];
+            nint key = ReferenceEquals(socket, _waker.Reader) ? (nint)WakeKey : _keyBySocket[socket];
             if (_ready.TryGetValue(key, out IoEvents already))
             {
                 _ready[key] = already | events;
@@ -144,38 +132,6 @@ public sealed class SelectPoller : BasePoller
                 _ready.Add(key, events);
                 _readyOrder.Add(key);
             }
-        }
-    }
-
-    private void DrainWake()
-    {
-        while (_wakeReader.Receive(_drain, SocketFlags.None, out SocketError error) > 0 && error == SocketError.Success)
-        {
-        }
-
-        AcknowledgeWake();
-    }
-
-    private static (Socket Reader, Socket Writer) CreateWakePair()
-    {
-        IPAddress loopback = Socket.OSSupportsIPv4 ? IPAddress.Loopback : IPAddress.IPv6Loopback;
-        using var listener = new Socket(loopback.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(loopback, 0));
-        listener.Listen(1);
-        var writer = new Socket(loopback.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        try
-        {
-            writer.Connect(listener.LocalEndPoint!);
-            Socket reader = listener.Accept();
-            reader.Blocking = false;
-            writer.Blocking = false;
-            writer.NoDelay = true;
-            return (reader, writer);
-        }
-        catch
-        {
-            writer.Dispose();
-            throw;
         }
     }
 
