@@ -72,18 +72,12 @@ public class CloseTests
     public void Closing_another_channel_of_the_same_batch_drops_its_event(string name)
     {
         using BasePoller poller = PollerFactory.Create(name);
-        (Socket peerA, Socket serverA) = Loopback.Pair();
-        (Socket peerB, Socket serverB) = Loopback.Pair();
-        var a = new TestChannel(poller);
-        var b = new TestChannel(poller);
-        a.SetSocket(serverA);
-        b.SetSocket(serverB);
+        (Socket peerA, TestChannel a) = TestChannel.OverPair(poller);
+        (Socket peerB, TestChannel b) = TestChannel.OverPair(poller);
         a.OnRead = _ => b.Close();
         b.OnRead = _ => a.Close();
 
-        peerA.Send(new byte[10]);
-        peerB.Send(new byte[10]);
-        Wait.For(() => serverA.Available > 0 && serverB.Available > 0, "data at both channels");
+        TestChannel.MakeReadable((peerA, a), (peerB, b));
         poller.Poll(TimeSpan.FromSeconds(5));
 
         // Whichever ran first closed the other, whose event in the same batch must be dropped.

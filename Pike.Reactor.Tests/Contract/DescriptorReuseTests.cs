@@ -18,12 +18,8 @@ public class DescriptorReuseTests
         // docs/pitfalls.md 1 (libuv test-tcp-close-accept.c): close B while handling A, open a
         // socket that gets B's number, register it: B's stale event must not reach it.
         using BasePoller poller = PollerFactory.Create(name);
-        (Socket peerA, Socket serverA) = Loopback.Pair();
-        (Socket peerB, Socket serverB) = Loopback.Pair();
-        var a = new TestChannel(poller);
-        var b = new TestChannel(poller);
-        a.SetSocket(serverA);
-        b.SetSocket(serverB);
+        (Socket peerA, TestChannel a) = TestChannel.OverPair(poller);
+        (Socket peerB, TestChannel b) = TestChannel.OverPair(poller);
         var reused = new List<TestChannel>();
         var closedNumbers = new List<nint>();
 
@@ -47,9 +43,7 @@ public class DescriptorReuseTests
         a.OnRead = _ => CloseOtherAndReuse(a, b);
         b.OnRead = _ => CloseOtherAndReuse(b, a);
 
-        peerA.Send(new byte[10]);
-        peerB.Send(new byte[10]);
-        Wait.For(() => serverA.Available > 0 && serverB.Available > 0, "data at both channels");
+        TestChannel.MakeReadable((peerA, a), (peerB, b));
         poller.Poll(TimeSpan.FromSeconds(5));
         poller.Loop(TimeSpan.FromMilliseconds(50));
 

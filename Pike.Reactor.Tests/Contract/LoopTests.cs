@@ -142,12 +142,8 @@ public class LoopTests
     {
         // docs/pitfalls.md 5 (mio #632): readiness is a hint; Recv returns 0 when nothing is there.
         using BasePoller poller = PollerFactory.Create(name);
-        (Socket peerA, Socket serverA) = Loopback.Pair();
-        (Socket peerB, Socket serverB) = Loopback.Pair();
-        var a = new TestChannel(poller);
-        var b = new TestChannel(poller);
-        a.SetSocket(serverA);
-        b.SetSocket(serverB);
+        (Socket peerA, TestChannel a) = TestChannel.OverPair(poller);
+        (Socket peerB, TestChannel b) = TestChannel.OverPair(poller);
         var results = new System.Collections.Generic.List<int>();
         byte[] buffer = new byte[100];
 
@@ -155,9 +151,7 @@ public class LoopTests
         a.OnRead = _ => { results.Add(a.Recv(buffer)); results.Add(b.Recv(buffer)); };
         b.OnRead = _ => { results.Add(b.Recv(buffer)); results.Add(a.Recv(buffer)); };
 
-        peerA.Send(new byte[10]);
-        peerB.Send(new byte[10]);
-        Wait.For(() => serverA.Available > 0 && serverB.Available > 0, "data at both");
+        TestChannel.MakeReadable((peerA, a), (peerB, b));
         poller.Poll(TimeSpan.FromSeconds(5));
 
         Assert.Equal(4, results.Count);

@@ -44,6 +44,20 @@ public sealed class TestChannel : Transport
         return (peer, channel);
     }
 
+    /// <summary>
+    /// Sends 10 bytes from each peer and waits until every channel's socket holds them, so that
+    /// the next wait reports all of them in one batch.
+    /// </summary>
+    public static void MakeReadable(params (Socket Peer, TestChannel Channel)[] pairs)
+    {
+        foreach ((Socket peer, _) in pairs)
+        {
+            peer.Send(new byte[10]);
+        }
+
+        Wait.For(() => Array.TrueForAll(pairs, p => p.Channel.Socket!.Available > 0), "data at every channel");
+    }
+
     /// <summary>A client transport connecting to <paramref name="endpoint"/>.</summary>
     public static TestChannel ConnectTo(BasePoller poller, EndPoint endpoint)
     {
