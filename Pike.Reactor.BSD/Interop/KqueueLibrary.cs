@@ -14,11 +14,18 @@ internal sealed unsafe class KqueueLibrary
     private readonly delegate* unmanaged<int> _kqueue;
     private readonly delegate* unmanaged<int, void*, int, void*, int, Timespec*, int> _kevent;
     private readonly delegate* unmanaged<int, void*, nuint, void*, nuint, Timespec*, int> _keventSizeT;
+    private readonly delegate* unmanaged<void> _drainPendingClose;
 
-    private KqueueLibrary(nint handle, string description, KeventAbi abi)
+    private KqueueLibrary(nint handle, string description, KeventAbi abi, bool isKernel)
     {
         Description = description;
         Abi = abi;
+        IsKernel = isKernel;
+        if (NativeLibrary.TryGetExport(handle, "libkqueue_drain_pending_close", out nint drain))
+        {
+            _drainPendingClose = (delegate* unmanaged<void>)drain;
+        }
+
         _kqueue = (delegate* unmanaged<int>)Export(handle, "kqueue", description);
         nint kevent = Export(handle, abi.KeventExport, description);
         if (abi.CountsAreSizeT)
@@ -36,8 +43,11 @@ internal sealed unsafe class KqueueLibrary
 
     public KeventAbi Abi { get; }
 
+    /// <summary>True for the C library of a BSD or macOS, whose kevent is the kernel's; false for a library loaded by path (libkqueue).</summary>
+    public bool IsKernel { get; }
+
     /// <summary>The C library of this macOS or BSD, with its own <c>struct kevent</c>.</summary>
-    public static KqueueLibrary ForHost() => new(Interop.Libraries.LoadLibc(), "the C library", KeventAbi.Current);
+    public static KqueueLibrary ForHost() => new(Interop.Libraries.LoadLibc(), "the C library", KeventAbi.Current, isKernel: true);
 
     /// <summary>A library with libkqueue's API and ABI, loaded from <paramref name="path"/>.</summary>
     /// <exception cref="DllNotFoundException">It does not load.</exception>
@@ -48,7 +58,7 @@ internal sealed unsafe class KqueueLibrary
         // A library, once loaded, stays for the process: function pointers into it may be held by
         // pollers not yet collected, so it is never unloaded.
         nint handle = NativeLibrary.Load(path);
-        return new KqueueLibrary(handle, path, abi);
+        return new KqueueLibrary(handle, path, abi, isKernel: false);
     }
 
     /// <summary>kqueue(); returns the descriptor, or -1 with <paramref name="errno"/>.</summary>
@@ -69,6 +79,15 @@ internal sealed unsafe class KqueueLibrary
             : _kevent(kq, changes, changeCount, events, eventCount, timeout);
         errno = result < 0 ? Marshal.GetLastSystemError() : 0;
         return result;
+    }
+
+    /// <summary>Makes libkqueue release the descriptors of closed queues now rather than on its monitor thread; nothing where the library lacks it.</summary>
+    public void DrainPendingClose()
+    {
+        if (_drainPendingClose != null)
+        {
+            _drainPendingClose();
+        }
     }
 
     private static nint Export(nint handle, string name, string description) =>

@@ -7,19 +7,26 @@ namespace Pike.Reactor.BSD;
 
 /// <summary>
 /// kqueue/kevent for macOS, FreeBSD, OpenBSD and NetBSD, and for Linux through a library with
-/// libkqueue's API. Reads are a level-triggered <c>EVFILT_READ</c>; write interest is an
-/// <c>EVFILT_WRITE</c> with <c>EV_ONESHOT</c>, present only while a channel connects or has a
-/// deferred write; the wake-up is an <c>EVFILT_USER</c> event. Each registration's
-/// <c>udata</c> is its key, never the descriptor, so that an event of a channel closed earlier
-/// in the batch never reaches a channel that reused the number (shared/PITFALLS.md 1).
+/// libkqueue's API. Reads and writes are level-triggered filters (<c>EVFILT_READ</c>, and
+/// <c>EVFILT_WRITE</c> only while a channel connects or has a deferred write, deleted through
+/// the changelist when the core's one-shot write interest ends, as libuv's kqueue.c does); the
+/// wake-up is an <c>EVFILT_USER</c> event. Each registration's <c>udata</c> is its key, never
+/// the descriptor, so that an event of a channel closed earlier in the batch never reaches a
+/// channel that reused the number (docs/pitfalls.md 1). The poller keeps no per-channel state:
+/// the core tells it the interest before and after every change.
 /// </summary>
 /// <remarks>
-/// Interest changes are appended to a changelist that the next <c>kevent</c> wait applies, so
-/// deferring a write or pausing a read costs no system call of its own. The exception is a new
-/// registration (<see cref="BasePoller.AddChannel"/>): the core expects a refused registration
-/// to throw there and then (shared/PITFALLS.md 6), so it is applied at once, together with
-/// whatever is pending, in one <c>kevent</c> call whose entries carry <c>EV_RECEIPT</c>. Errors
-/// of pending entries that belong to other channels reach those channels' HandleError.
+/// Interest changes are appended to a changelist. On a BSD kernel the next <c>kevent</c> wait
+/// carries them, so deferring a write or pausing a read costs no system call of its own: the
+/// kernel returns at once with an <c>EV_ERROR</c> entry for a refused change. libkqueue (a
+/// library named by path) does not: it waits after taking the changes and, when the wait
+/// times out, returns 0 and drops their errors (docs/pitfalls.md 19), so there the changes are
+/// applied before the wait, with <c>EV_RECEIPT</c>, in a call whose event list they fill
+/// exactly (libkqueue then returns without waiting). A new registration
+/// (<see cref="BasePoller.AddChannel"/>) is applied at once in the same way, since the core
+/// expects a refused registration to throw there and then (docs/pitfalls.md 6). Changes go to
+/// the kernel in chunks no longer than the receipt buffer (docs/pitfalls.md 20). Errors of
+/// changes that belong to other channels reach those channels' HandleError with the next batch.
 /// </remarks>
 public sealed unsafe class KqueuePoller : BasePoller
 {
@@ -27,9 +34,9 @@ public sealed unsafe class KqueuePoller : BasePoller
     public const int DefaultEventCapacity = 256;
 
     private const int MaxEventCapacity = 65536;
-    private const int ChangeFlushThreshold = 1024;
-    private const byte ReadArmed = 1;
-    private const byte WriteArmed = 2;
+
+    /// <summary>Changes per kevent call that applies them with receipts, and the receipt buffer's size.</summary>
+    private const int ReceiptChunk = 256;
 
     private readonly KqueueLibrary _library;
     private readonly KeventAbi _abi;
@@ -43,10 +50,7 @@ public sealed unsafe class KqueuePoller : BasePoller
     private int _changeCount;
     private int _changeCapacity;
     private byte* _receipts;
-    private int _receiptCapacity;
 
-    private Slot[] _slots = new Slot[64];
-    private int[] _mergeIndex = new int[64];   // per slot: 1 + index into _ready during a batch's first pass
     private ReadyEntry[] _ready = new ReadyEntry[64];
     private ReadyEntry[] _late = new ReadyEntry[8];
     private int _lateCount;
@@ -83,6 +87,7 @@ public sealed unsafe class KqueuePoller : BasePoller
 
         _library = libraryPath is null ? KqueueHost.DefaultLibrary() : KqueueLibrary.Load(libraryPath, KeventAbi.Current);
         _abi = _library.Abi;
+        ChangesRideWithWait = _library.IsKernel;
         int kq = _library.Kqueue(out int errno);
         if (kq < 0)
         {
@@ -94,8 +99,7 @@ public sealed unsafe class KqueuePoller : BasePoller
         _events = (byte*)NativeMemory.Alloc((nuint)_capacity, (nuint)_abi.Size);
         _changeCapacity = 64;
         _changes = (byte*)NativeMemory.Alloc((nuint)_changeCapacity, (nuint)_abi.Size);
-        _receiptCapacity = 64;
-        _receipts = (byte*)NativeMemory.Alloc((nuint)_receiptCapacity, (nuint)_abi.Size);
+        _receipts = (byte*)NativeMemory.Alloc(ReceiptChunk, (nuint)_abi.Size);
         try
         {
             // EV_CLEAR: the trigger resets once reported, so a wake-up is seen once.
@@ -108,8 +112,7 @@ public sealed unsafe class KqueuePoller : BasePoller
         }
         catch
         {
-            Interop.Libc.close(_kq);
-            _kq = -1; // the finalizer must not close the number again
+            CloseQueue();
             FreeNative();
             throw;
         }
@@ -130,7 +133,15 @@ public sealed unsafe class KqueuePoller : BasePoller
     /// <summary>Where kqueue and kevent came from: "the C library" or the library's path.</summary>
     public string LibraryDescription => _library.Description;
 
-    /// <summary>How many kevent calls this poller has made (waits, immediate registrations, wake-ups).</summary>
+    /// <summary>
+    /// True when pending changes ride with the next wait (a BSD kernel, which returns at once
+    /// with the errors of refused changes); false when they are applied with receipts before
+    /// it (libkqueue, which drops them when the wait times out). Tests set it to run either
+    /// path against the shim's two modes.
+    /// </summary>
+    internal bool ChangesRideWithWait { get; set; }
+
+    /// <summary>How many kevent calls this poller has made (waits, applied changes, wake-ups).</summary>
     internal long KeventCalls => System.Threading.Interlocked.Read(ref _keventCalls);
 
     /// <summary>Kevents the waits returned so far, and the channel dispatches they became (read and write of one channel merge).</summary>
@@ -145,14 +156,16 @@ public sealed unsafe class KqueuePoller : BasePoller
     protected override int EventCapacity => _capacity;
 
     /// <inheritdoc/>
-    public override void Poll(TimeSpan timeout) => PollCore(timeout);
-
-    /// <inheritdoc/>
     protected override int WaitForEvents(int timeoutMilliseconds)
     {
-        // Every pending change must find room for its EV_ERROR entry, or kevent stops at the
-        // first failing one and returns -1 (kqueue(2)).
-        EnsureEventRoom(_changeCount);
+        if (_changeCount > 0 && (!ChangesRideWithWait || _changeCount > _capacity))
+        {
+            // docs/pitfalls.md 19, 20: libkqueue loses the errors of changes taken with a wait
+            // that times out, and no kevent may carry more changes than its event list can
+            // answer for; apply them now, in chunks that receipts fill exactly.
+            ApplyChangesNow((nint)WakeKey, out _);
+        }
+
         Timespec timeout = new() { Seconds = timeoutMilliseconds / 1000, Nanoseconds = timeoutMilliseconds % 1000 * 1_000_000 };
         int count = _changeCount;
         int ready = CallKevent(_changes, count, _events, _capacity, timeoutMilliseconds < 0 ? null : &timeout, out int errno);
@@ -162,7 +175,7 @@ public sealed unsafe class KqueuePoller : BasePoller
             return ready;
         }
 
-        // shared/PITFALLS.md 12: EINTR from kevent means the changes were applied (kqueue(2));
+        // docs/pitfalls.md 12: EINTR from kevent means the changes were applied (kqueue(2));
         // wait again with what remains, without them.
         return errno == Interop.Libc.EINTR ? -1 : throw new NativeCallException($"kevent(kq {_kq}, {count} changes)", errno);
     }
@@ -172,9 +185,10 @@ public sealed unsafe class KqueuePoller : BasePoller
     {
         // First pass: the batch becomes one entry per channel. Read and write readiness of one
         // descriptor arrive as two kevents, and a handler must see them together, or a connect
-        // failure is seen as a read before the connect check (shared/PITFALLS.md 13, CPython
+        // failure is seen as a read before the connect check (docs/pitfalls.md 13, CPython
         // gh-110038). Nothing here calls a handler, so the batch is still intact.
         int entries = CollectLate();
+        int firstReady = entries;
         for (int i = 0; i < count; i++)
         {
             byte* ev = _events + (i * _abi.Size);
@@ -184,10 +198,10 @@ public sealed unsafe class KqueuePoller : BasePoller
             if ((flags & K.EV_ERROR) != 0)
             {
                 // EV_ERROR marks only a changelist entry the kernel refused, never readiness
-                // (shared/PITFALLS.md 10, mio is_error).
-                if (ChangeFailed(key, filter, (int)_abi.ReadData(ev), KeventAbi.ReadIdent(ev), out ReadyEntry failure))
+                // (docs/pitfalls.md 10, mio is_error).
+                if (IsChannelError(key, (int)_abi.ReadData(ev)))
                 {
-                    AddEntry(ref entries, failure);
+                    AddEntry(ref entries, new ReadyEntry { Key = key, ChangeError = (int)_abi.ReadData(ev), Filter = filter, Ident = KeventAbi.ReadIdent(ev) });
                 }
 
                 continue;
@@ -200,7 +214,6 @@ public sealed unsafe class KqueuePoller : BasePoller
                 continue;
             }
 
-            int connectError = 0;
             IoEvents ready;
             if (filter == _abi.ReadFilter)
             {
@@ -209,43 +222,31 @@ public sealed unsafe class KqueuePoller : BasePoller
             }
             else if (filter == _abi.WriteFilter)
             {
+                // Write-side EV_EOF with no error is not a hang-up (docs/pitfalls.md 11, mio
+                // #1087): it stays plain write readiness, and the write that follows finds out.
                 ready = IoEvents.Write;
-                WriteFired(key);
-
-                // A failed connect is EVFILT_WRITE + EV_EOF with the errno in fflags
-                // (shared/PITFALLS.md 10). The connect check must not depend on SO_ERROR:
-                // libkqueue reads SO_ERROR to fill fflags, which clears it. Write-side EV_EOF
-                // with no error is not a hang-up (shared/PITFALLS.md 11, mio #1087): it stays
-                // plain write readiness, and the write that follows finds out.
-                uint fflags = _abi.ReadFflags(ev);
-                if ((flags & K.EV_EOF) != 0 && fflags != 0)
-                {
-                    connectError = (int)fflags;
-                }
             }
             else
             {
                 continue;
             }
 
-            Merge(ref entries, key, ready, connectError);
+            // A failed connect is EV_EOF with the errno in fflags: a BSD kernel puts it on
+            // EVFILT_WRITE (docs/pitfalls.md 10), libkqueue on EVFILT_READ, clearing SO_ERROR as
+            // it reads it (docs/pitfalls.md 19); take it from whichever filter carries it.
+            uint fflags = _abi.ReadFflags(ev);
+            int connectError = (flags & K.EV_EOF) != 0 ? (int)fflags : 0;
+            AddEntry(ref entries, new ReadyEntry { Key = key, Events = ready, ConnectError = connectError });
         }
 
+        entries = MergeByKey(firstReady, entries);
         _dispatchedKevents += count;
-        _dispatchedEntries += entries;
-        for (int i = 0; i < entries; i++)
-        {
-            int slot = SlotIndex(_ready[i].Key);
-            if (_ready[i].ChangeError == 0 && (uint)slot < (uint)_mergeIndex.Length)
-            {
-                _mergeIndex[slot] = 0;
-            }
-        }
+        _dispatchedEntries += entries - firstReady;
 
         // Second pass: dispatch. Handlers may close, open and register channels; a closed
-        // channel's key no longer finds it, and a reused slot has a new key. A handler's
-        // exception may leave the loop (Transport.HandleError rethrows): the entries not yet
-        // dispatched must not lose what the first pass took from them (see RestoreUndispatched).
+        // channel's key no longer finds it, and a reused slot has a new key. Filters are
+        // level-triggered, so what a handler's exception leaves undispatched is reported again;
+        // refused changes not yet reported go back to the late list for the next batch.
         int next = 0;
         try
         {
@@ -258,32 +259,24 @@ public sealed unsafe class KqueuePoller : BasePoller
                     continue;
                 }
 
-                if (entry.ConnectError != 0)
+                SocketError connectError = entry.ConnectError != 0 ? ToSocketError(entry.ConnectError) : SocketError.Success;
+                if (!ProcessEvent(entry.Key, entry.Events, connectError) && TryGetStaleHandle(entry.Key, out nint stale))
                 {
-                    SetConnectError(entry.Key, entry.ConnectError);
+                    // docs/pitfalls.md 2: a registration nobody holds would be reported
+                    // forever; drop it (ENOENT, if it is already gone, is ignored).
+                    Queue((nuint)stale, _abi.ReadFilter, K.EV_DELETE, entry.Key);
+                    Queue((nuint)stale, _abi.WriteFilter, K.EV_DELETE, entry.Key);
                 }
-
-                if (!ProcessEvent(entry.Key, entry.Events))
-                {
-                    if (TryGetStaleHandle(entry.Key, out nint stale))
-                    {
-                        // shared/PITFALLS.md 2: a registration nobody holds would be reported
-                        // forever; drop it (ENOENT, if it is already gone, is ignored).
-                        Queue((nuint)stale, _abi.ReadFilter, K.EV_DELETE, entry.Key);
-                        Queue((nuint)stale, _abi.WriteFilter, K.EV_DELETE, entry.Key);
-                    }
-
-                    continue;
-                }
-
-                RearmWrite(entry.Key);
             }
         }
         finally
         {
-            if (next < entries)
+            for (int i = next + 1; i < entries; i++)
             {
-                RestoreUndispatched(next, entries);
+                if (_ready[i].ChangeError != 0)
+                {
+                    AddLate(_ready[i]);
+                }
             }
         }
     }
@@ -303,63 +296,44 @@ public sealed unsafe class KqueuePoller : BasePoller
     }
 
     /// <inheritdoc/>
-    protected override void RegisterHandle(nint handle, nint key, IoEvents interest)
+    protected override void ApplyInterest(in InterestChange change)
     {
-        int slot = SlotIndex(key);
-        EnsureSlot(slot);
-        ref Slot state = ref _slots[slot];
-        state = new Slot { Key = key, Handle = handle, Live = true, Interest = interest };
-        if ((interest & IoEvents.Read) != 0)
+        nuint ident = (nuint)change.Handle;
+        bool readBefore = (change.Previous & IoEvents.Read) != 0;
+        bool readAfter = (change.Interest & IoEvents.Read) != 0;
+        bool writeBefore = (change.Previous & IoEvents.Write) != 0;
+        bool writeAfter = (change.Interest & IoEvents.Write) != 0;
+        if (readBefore != readAfter)
         {
-            Queue((nuint)handle, _abi.ReadFilter, K.EV_ADD, key);
-            state.Armed |= ReadArmed;
+            Queue(ident, _abi.ReadFilter, readAfter ? K.EV_ADD : K.EV_DELETE, change.Key);
         }
 
-        if ((interest & IoEvents.Write) != 0)
+        if (writeBefore != writeAfter)
         {
-            Queue((nuint)handle, _abi.WriteFilter, K.EV_ADD | K.EV_ONESHOT, key);
-            state.Armed |= WriteArmed;
+            Queue(ident, _abi.WriteFilter, writeAfter ? K.EV_ADD : K.EV_DELETE, change.Key);
         }
 
-        // shared/PITFALLS.md 6: a refused registration must throw here, so that the core rolls
-        // its bookkeeping back; it cannot wait for the next wait's changelist.
-        int failed = ApplyChangesNow(key, out short failedFilter);
-        if (failed != 0)
+        if (change.IsAdd)
         {
-            _slots[slot] = default;
-            Queue((nuint)handle, _abi.ReadFilter, K.EV_DELETE, key);
-            Queue((nuint)handle, _abi.WriteFilter, K.EV_DELETE, key);
-            throw new NativeCallException($"kevent(EV_ADD {FilterName(failedFilter)}, fd {handle})", failed);
+            // docs/pitfalls.md 6: a refused registration must throw here, so that the core rolls
+            // its bookkeeping back; it cannot wait for the next wait's changelist.
+            int failed = ApplyChangesNow(change.Key, out short failedFilter);
+            if (failed != 0)
+            {
+                Queue(ident, _abi.ReadFilter, K.EV_DELETE, change.Key);
+                Queue(ident, _abi.WriteFilter, K.EV_DELETE, change.Key);
+                throw new NativeCallException($"kevent(EV_ADD {FilterName(failedFilter)}, fd {change.Handle})", failed);
+            }
         }
-    }
-
-    /// <inheritdoc/>
-    protected override void ModifyHandle(nint handle, nint key, IoEvents previous, IoEvents interest)
-    {
-        int slot = SlotIndex(key);
-        EnsureSlot(slot);
-        ref Slot state = ref _slots[slot];
-        state.Key = key;
-        state.Handle = handle;
-        state.Live = true;
-        state.Interest = interest;
-        Arm(ref state, handle, key, interest);
-        FlushIfLong();
-    }
-
-    /// <inheritdoc/>
-    protected override void UnregisterHandle(nint handle, nint key)
-    {
-        int slot = SlotIndex(key);
-        if ((uint)slot < (uint)_slots.Length && _slots[slot].Live && _slots[slot].Key == key)
+        else if (_changeCount >= ReceiptChunk * 4)
         {
-            // Queued, not applied: the descriptor is usually closed next, which drops its
-            // knotes anyway, and the delete then fails with EBADF or ENOENT, both ignored.
-            Arm(ref _slots[slot], handle, key, IoEvents.None);
-            _slots[slot] = default;
+            // Changes made outside a loop (many channels set up before the first wait) must not
+            // grow without bound. Refusals reach their channels' HandleError with the next batch.
+            ApplyChangesNow((nint)WakeKey, out _);
         }
 
-        FlushIfLong();
+        // A removal stays queued, not applied: the descriptor is usually closed next, which
+        // drops its knotes anyway, and the delete then fails with EBADF or ENOENT, both ignored.
     }
 
     /// <inheritdoc/>
@@ -380,152 +354,60 @@ public sealed unsafe class KqueuePoller : BasePoller
     /// <inheritdoc/>
     protected override void Dispose(bool disposing)
     {
-        if (_kq >= 0)
-        {
-            Interop.Libc.close(_kq);
-            _kq = -1;
-        }
-
+        CloseQueue();
         FreeNative();
         base.Dispose(disposing);
     }
 
     /// <summary>
-    /// Hands a connect failure learned from the event itself to the core's connect check, which
-    /// uses a pending error before it asks SO_ERROR. (The core lets this assembly see that
-    /// internal state: it is the one backend that learns the outcome from the event.)
+    /// The SocketError of a connect errno from fflags. The errno is this OS's (libkqueue runs on
+    /// the host it reports for), and SocketException's parameterless constructor maps the last
+    /// errno the way the runtime's own socket calls do.
     /// </summary>
-    private void SetConnectError(nint key, int errno)
+    private static SocketError ToSocketError(int errno)
     {
-        if (FindChannel(key) is { IsConnecting: true, PendingConnectError: null } channel)
-        {
-            // SocketException's parameterless constructor maps the last errno of this OS to a
-            // SocketError, the mapping the runtime's own socket calls use.
-            Marshal.SetLastPInvokeError(errno);
-            channel.PendingConnectError = new SocketException().SocketErrorCode;
-        }
-    }
-
-    private void Arm(ref Slot state, nint handle, nint key, IoEvents interest)
-    {
-        bool wantRead = (interest & IoEvents.Read) != 0;
-        bool wantWrite = (interest & IoEvents.Write) != 0;
-        if (wantRead != ((state.Armed & ReadArmed) != 0))
-        {
-            Queue((nuint)handle, _abi.ReadFilter, wantRead ? K.EV_ADD : K.EV_DELETE, key);
-            state.Armed ^= ReadArmed;
-        }
-
-        if (wantWrite != ((state.Armed & WriteArmed) != 0))
-        {
-            Queue((nuint)handle, _abi.WriteFilter, wantWrite ? (ushort)(K.EV_ADD | K.EV_ONESHOT) : K.EV_DELETE, key);
-            state.Armed ^= WriteArmed;
-        }
-    }
-
-    /// <summary>The one-shot write filter fired and is gone from the kernel.</summary>
-    private void WriteFired(nint key)
-    {
-        int slot = SlotIndex(key);
-        if ((uint)slot < (uint)_slots.Length && _slots[slot].Live && _slots[slot].Key == key)
-        {
-            _slots[slot].Armed &= unchecked((byte)~WriteArmed);
-        }
+        Marshal.SetLastPInvokeError(errno);
+        return new SocketException().SocketErrorCode;
     }
 
     /// <summary>
-    /// After dispatch: a channel that still wants write interest (it deferred another write from
-    /// HandleWrite, or its connect is not finished) gets its one-shot filter back. The core sees
-    /// no change of interest in that case and tells the backend nothing.
+    /// Decides what a refused change means. ENOENT (deleting a filter that is not there) and
+    /// EBADF (deleting the filters of a descriptor already closed) are ignored, as is EPIPE,
+    /// which old macOS returns when adding a pipe whose other end closed while events still
+    /// arrive (docs/pitfalls.md 12, mio #582). Anything else is an error of the channel that
+    /// owns the key.
     /// </summary>
-    private void RearmWrite(nint key)
-    {
-        int slot = SlotIndex(key);
-        if ((uint)slot < (uint)_slots.Length && _slots[slot].Live && _slots[slot].Key == key
-            && (_slots[slot].Interest & IoEvents.Write) != 0 && (_slots[slot].Armed & WriteArmed) == 0)
-        {
-            Queue((nuint)_slots[slot].Handle, _abi.WriteFilter, K.EV_ADD | K.EV_ONESHOT, key);
-            _slots[slot].Armed |= WriteArmed;
-        }
-    }
+    private static bool IsChannelError(nint key, int errno) =>
+        key != (nint)WakeKey ? errno is not (0 or Interop.Libc.ENOENT or Interop.Libc.EPIPE or Interop.Libc.EBADF) : errno != 0;
 
-    /// <summary>
-    /// A handler's exception left the second pass at entry <paramref name="from"/> (that entry
-    /// included). The first pass already took their one-shot write filters out of the armed
-    /// set, and the core still counts write interest as armed: without the filter back, a
-    /// channel with a deferred write or an unfinished connect would never hear of it again.
-    /// Re-arm them (RearmWrite skips whatever is closed, armed or no longer wants writing);
-    /// refused changes not yet reported go back to the late list for the next batch. Reads
-    /// are level-triggered and come back by themselves.
-    /// </summary>
-    private void RestoreUndispatched(int from, int entries)
+    /// <summary>Sorts the batch's readiness entries by key and merges each channel's into one (errors stay apart).</summary>
+    private int MergeByKey(int from, int entries)
     {
-        for (int i = from; i < entries; i++)
+        Span<ReadyEntry> batch = _ready.AsSpan(from, entries - from);
+        if (batch.Length < 2)
         {
-            if (_ready[i].ChangeError != 0)
+            return entries;
+        }
+
+        batch.Sort(static (a, b) => ((long)a.Key).CompareTo((long)b.Key));
+        int kept = 0;
+        for (int i = 0; i < batch.Length; i++)
+        {
+            if (kept > 0 && batch[kept - 1].Key == batch[i].Key && batch[i].ChangeError == 0 && batch[kept - 1].ChangeError == 0)
             {
-                if (i == from)
+                batch[kept - 1].Events |= batch[i].Events;
+                if (batch[i].ConnectError != 0)
                 {
-                    continue; // its report is what threw
+                    batch[kept - 1].ConnectError = batch[i].ConnectError;
                 }
 
-                if (_lateCount == _late.Length)
-                {
-                    Array.Resize(ref _late, _late.Length * 2);
-                }
-
-                _late[_lateCount++] = _ready[i];
-            }
-            else
-            {
-                RearmWrite(_ready[i].Key);
-            }
-        }
-    }
-
-    /// <summary>
-    /// Decides what a refused change means. ENOENT (deleting a filter that is not there, for
-    /// example a one-shot that fired) is ignored, as is EPIPE, which old macOS returns when
-    /// adding a pipe whose other end closed while events still arrive (shared/PITFALLS.md 12,
-    /// mio #582). Anything else is an error of the channel that owns the key.
-    /// </summary>
-    private bool ChangeFailed(nint key, short filter, int errno, nuint ident, out ReadyEntry failure)
-    {
-        failure = default;
-        if (errno is 0 or Interop.Libc.ENOENT or Interop.Libc.EPIPE)
-        {
-            return false;
-        }
-
-        int slot = SlotIndex(key);
-        if (key != (nint)WakeKey && (uint)slot < (uint)_slots.Length && _slots[slot].Live && _slots[slot].Key == key)
-        {
-            _slots[slot].Armed &= unchecked((byte)~(filter == _abi.WriteFilter ? WriteArmed : ReadArmed));
-        }
-
-        failure = new ReadyEntry { Key = key, ChangeError = errno, Filter = filter, Ident = ident };
-        return true;
-    }
-
-    private void Merge(ref int entries, nint key, IoEvents ready, int connectError)
-    {
-        int slot = SlotIndex(key);
-        if ((uint)slot < (uint)_mergeIndex.Length && _mergeIndex[slot] is > 0 and int at && _ready[at - 1].Key == key && _ready[at - 1].ChangeError == 0)
-        {
-            _ready[at - 1].Events |= ready;
-            if (connectError != 0)
-            {
-                _ready[at - 1].ConnectError = connectError;
+                continue;
             }
 
-            return;
+            batch[kept++] = batch[i];
         }
 
-        AddEntry(ref entries, new ReadyEntry { Key = key, Events = ready, ConnectError = connectError });
-        if ((uint)slot < (uint)_mergeIndex.Length)
-        {
-            _mergeIndex[slot] = entries;
-        }
+        return from + kept;
     }
 
     private void AddEntry(ref int entries, in ReadyEntry entry)
@@ -538,7 +420,17 @@ public sealed unsafe class KqueuePoller : BasePoller
         _ready[entries++] = entry;
     }
 
-    /// <summary>Errors of pending changes that an immediate registration learned; reported with the next batch.</summary>
+    private void AddLate(in ReadyEntry entry)
+    {
+        if (_lateCount == _late.Length)
+        {
+            Array.Resize(ref _late, _late.Length * 2);
+        }
+
+        _late[_lateCount++] = entry;
+    }
+
+    /// <summary>Errors of changes applied outside a wait that belong to other channels; reported with the next batch.</summary>
     private int CollectLate()
     {
         int entries = 0;
@@ -552,91 +444,75 @@ public sealed unsafe class KqueuePoller : BasePoller
     }
 
     /// <summary>
-    /// Applies the changelist now, in one kevent call with <c>EV_RECEIPT</c> on every entry and
-    /// room for exactly one receipt per entry, so that no pending event is taken out of the
-    /// queue (kqueue(2): EV_RECEIPT makes bulk changes without draining events). Returns the
+    /// Applies the changelist now, with <c>EV_RECEIPT</c> on every entry, in chunks of at most
+    /// <see cref="ReceiptChunk"/> changes each with room for exactly one receipt per change: no
+    /// pending event is taken out of the queue (kqueue(2): EV_RECEIPT makes bulk changes
+    /// without draining events), a BSD kernel returns at once, and libkqueue, its event list
+    /// filled by the receipts, returns without waiting (docs/pitfalls.md 19, 20). Returns the
     /// errno of the first refused entry with <paramref name="key"/>, or 0; refusals of other
     /// keys are kept for the next dispatch.
     /// </summary>
     private int ApplyChangesNow(nint key, out short failedFilter)
     {
         failedFilter = 0;
-        int count = _changeCount;
-        if (count == 0)
-        {
-            return 0;
-        }
-
-        if (_receiptCapacity < count)
-        {
-            int capacity = Math.Max(count, _receiptCapacity * 2);
-            _receipts = (byte*)NativeMemory.Realloc(_receipts, (nuint)capacity * (nuint)_abi.Size);
-            _receiptCapacity = capacity;
-        }
-
-        for (int i = 0; i < count; i++)
-        {
-            byte* change = _changes + (i * _abi.Size);
-            _abi.Write(change, KeventAbi.ReadIdent(change), _abi.ReadFilterOf(change), (ushort)(_abi.ReadFlags(change) | K.EV_RECEIPT), _abi.ReadFflags(change), _abi.ReadData(change), _abi.ReadUdata(change));
-        }
-
-        Timespec zero = default;
-        int receipts = CallKevent(_changes, count, _receipts, count, &zero, out int errno);
-        _changeCount = 0;
-        if (receipts < 0)
-        {
-            // EINTR: applied (shared/PITFALLS.md 12), but the receipts are lost with it.
-            return errno == Interop.Libc.EINTR ? 0 : throw new NativeCallException($"kevent(kq {_kq}, {count} changes)", errno);
-        }
-
         int result = 0;
-        for (int i = 0; i < receipts; i++)
+        int total = _changeCount;
+        _changeCount = 0;
+        for (int offset = 0; offset < total; offset += ReceiptChunk)
         {
-            byte* receipt = _receipts + (i * _abi.Size);
-            if ((_abi.ReadFlags(receipt) & K.EV_ERROR) == 0)
+            int count = Math.Min(ReceiptChunk, total - offset);
+            byte* chunk = _changes + (offset * _abi.Size);
+            for (int i = 0; i < count; i++)
             {
-                continue;
+                byte* change = chunk + (i * _abi.Size);
+                _abi.Write(change, KeventAbi.ReadIdent(change), _abi.ReadFilterOf(change), (ushort)(_abi.ReadFlags(change) | K.EV_RECEIPT), _abi.ReadFflags(change), _abi.ReadData(change), _abi.ReadUdata(change));
             }
 
-            nint owner = _abi.ReadUdata(receipt);
-            short filter = _abi.ReadFilterOf(receipt);
-            if (!ChangeFailed(owner, filter, (int)_abi.ReadData(receipt), KeventAbi.ReadIdent(receipt), out ReadyEntry failure))
+            Timespec zero = default;
+            int receipts = CallKevent(chunk, count, _receipts, count, &zero, out int errno);
+            if (receipts < 0)
             {
-                continue;
-            }
-
-            if (owner == key)
-            {
-                if (result == 0)
+                // EINTR: applied (docs/pitfalls.md 12), but the receipts are lost with it.
+                if (errno == Interop.Libc.EINTR)
                 {
-                    result = failure.ChangeError;
-                    failedFilter = filter;
-                }
-            }
-            else
-            {
-                if (_lateCount == _late.Length)
-                {
-                    Array.Resize(ref _late, _late.Length * 2);
+                    continue;
                 }
 
-                _late[_lateCount++] = failure;
+                throw new NativeCallException($"kevent(kq {_kq}, {count} changes)", errno);
+            }
+
+            for (int i = 0; i < receipts; i++)
+            {
+                byte* receipt = _receipts + (i * _abi.Size);
+                if ((_abi.ReadFlags(receipt) & K.EV_ERROR) == 0)
+                {
+                    continue;
+                }
+
+                nint owner = _abi.ReadUdata(receipt);
+                int error = (int)_abi.ReadData(receipt);
+                if (!IsChannelError(owner, error))
+                {
+                    continue;
+                }
+
+                short filter = _abi.ReadFilterOf(receipt);
+                if (owner == key)
+                {
+                    if (result == 0)
+                    {
+                        result = error;
+                        failedFilter = filter;
+                    }
+                }
+                else
+                {
+                    AddLate(new ReadyEntry { Key = owner, ChangeError = error, Filter = filter, Ident = KeventAbi.ReadIdent(receipt) });
+                }
             }
         }
 
         return result;
-    }
-
-    private void FlushIfLong()
-    {
-        // Changes made outside a loop (many channels set up before the first wait) must not
-        // grow without bound.
-        // WakeKey is never a channel's key (key 0 is: slot 0, generation 0), so every refusal
-        // goes to the late list and reaches its channel's HandleError with the next batch.
-        if (_changeCount >= ChangeFlushThreshold)
-        {
-            ApplyChangesNow((nint)WakeKey, out _);
-        }
     }
 
     private void Queue(nuint ident, short filter, ushort flags, nint udata)
@@ -658,22 +534,18 @@ public sealed unsafe class KqueuePoller : BasePoller
         return _library.Kevent(_kq, changes, changeCount, events, eventCount, timeout, out errno);
     }
 
-    private void EnsureEventRoom(int needed)
+    /// <summary>
+    /// Closes the queue. libkqueue releases a closed queue's descriptors later, on its monitor
+    /// thread; where the library exports <c>libkqueue_drain_pending_close</c>, it is called so
+    /// that they are back when Dispose returns (docs/pitfalls.md 19).
+    /// </summary>
+    private void CloseQueue()
     {
-        if (needed > _capacity)
+        if (_kq >= 0)
         {
-            _events = (byte*)NativeMemory.Realloc(_events, (nuint)needed * (nuint)_abi.Size);
-            _capacity = needed;
-        }
-    }
-
-    private void EnsureSlot(int slot)
-    {
-        if (slot >= _slots.Length)
-        {
-            int length = Math.Max(slot + 1, _slots.Length * 2);
-            Array.Resize(ref _slots, length);
-            Array.Resize(ref _mergeIndex, length);
+            Interop.Libc.close(_kq);
+            _kq = -1;
+            _library.DrainPendingClose();
         }
     }
 
@@ -688,15 +560,6 @@ public sealed unsafe class KqueuePoller : BasePoller
         _changes = null;
         NativeMemory.Free(_receipts);
         _receipts = null;
-    }
-
-    private struct Slot
-    {
-        public nint Key;
-        public nint Handle;
-        public bool Live;
-        public byte Armed;
-        public IoEvents Interest;
     }
 
     private struct ReadyEntry

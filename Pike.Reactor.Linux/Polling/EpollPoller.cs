@@ -73,9 +73,6 @@ public sealed unsafe class EpollPoller : BasePoller
     protected override int EventCapacity => _capacity;
 
     /// <inheritdoc/>
-    public override void Poll(TimeSpan timeout) => PollCore(timeout);
-
-    /// <inheritdoc/>
     protected override int WaitForEvents(int timeoutMilliseconds)
     {
         int ready = Interop.Libc.epoll_wait(_epfd, _events, _capacity, timeoutMilliseconds);
@@ -138,23 +135,32 @@ public sealed unsafe class EpollPoller : BasePoller
     }
 
     /// <inheritdoc/>
-    protected override void RegisterHandle(nint handle, nint key, IoEvents interest) =>
-        Control(Interop.Libc.EPOLL_CTL_ADD, "ADD", (int)handle, MaskFor(interest), (ulong)(long)key);
-
-    /// <inheritdoc/>
-    protected override void ModifyHandle(nint handle, nint key, IoEvents previous, IoEvents interest) =>
-        Control(Interop.Libc.EPOLL_CTL_MOD, "MOD", (int)handle, MaskFor(interest), (ulong)(long)key);
-
-    /// <inheritdoc/>
-    protected override void UnregisterHandle(nint handle, nint key)
+    protected override void ApplyInterest(in InterestChange change)
     {
-        if (Interop.Libc.epoll_ctl(_epfd, Interop.Libc.EPOLL_CTL_DEL, (int)handle, null) < 0)
+        int fd = (int)change.Handle;
+        if (change.IsRemove)
         {
-            int errno = Marshal.GetLastPInvokeError();
-            if (errno is not (Interop.Libc.ENOENT or Interop.Libc.EBADF))
+            if (Interop.Libc.epoll_ctl(_epfd, Interop.Libc.EPOLL_CTL_DEL, fd, null) < 0)
             {
-                throw new NativeCallException($"epoll_ctl(DEL, fd {handle})", errno);
+                int errno = Marshal.GetLastPInvokeError();
+                if (errno is not (Interop.Libc.ENOENT or Interop.Libc.EBADF))
+                {
+                    throw new NativeCallException($"epoll_ctl(DEL, fd {fd})", errno);
+                }
             }
+
+            return;
+        }
+
+        uint mask = MaskFor(change.Interest);
+        if (change.IsAdd)
+        {
+            Control(Interop.Libc.EPOLL_CTL_ADD, "ADD", fd, mask, (ulong)(long)change.Key);
+        }
+        else if (mask != MaskFor(change.Previous))
+        {
+            // Only the connecting flag changed otherwise: the kernel's mask stays.
+            Control(Interop.Libc.EPOLL_CTL_MOD, "MOD", fd, mask, (ulong)(long)change.Key);
         }
     }
 

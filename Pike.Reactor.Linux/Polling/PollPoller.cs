@@ -14,7 +14,6 @@ public sealed class PollPoller : BasePoller
     private readonly EventFdWaker? _waker; // null when the constructor threw; the finalizer still runs then
     private PollFd[] _fds = new PollFd[64];
     private nint[] _keys = new nint[64];
-    private int[] _indexBySlot = new int[64];
     private int _count;
     private nint[] _readyKeys = new nint[64];
     private IoEvents[] _readyEvents = new IoEvents[64];
@@ -39,9 +38,6 @@ public sealed class PollPoller : BasePoller
     public override string Name => "poll";
 
     internal int WakeFd => _waker!.Fd;
-
-    /// <inheritdoc/>
-    public override void Poll(TimeSpan timeout) => PollCore(timeout);
 
     /// <inheritdoc/>
     protected override unsafe int WaitForEvents(int timeoutMilliseconds)
@@ -112,45 +108,41 @@ public sealed class PollPoller : BasePoller
     }
 
     /// <inheritdoc/>
-    protected override void RegisterHandle(nint handle, nint key, IoEvents interest)
+    /// <remarks>The registration's state is its index in the dense <c>pollfd</c> array (entry 0 is the wake-up).</remarks>
+    protected override void ApplyInterest(in InterestChange change)
     {
-        if (_count == _fds.Length)
+        if (change.IsAdd)
         {
-            Array.Resize(ref _fds, _fds.Length * 2);
-            Array.Resize(ref _keys, _fds.Length);
+            if (_count == _fds.Length)
+            {
+                Array.Resize(ref _fds, _fds.Length * 2);
+                Array.Resize(ref _keys, _fds.Length);
+            }
+
+            _fds[_count] = new PollFd { Fd = (int)change.Handle, Events = MaskFor(change.Interest) };
+            _keys[_count] = change.Key;
+            change.State = _count++;
+            return;
         }
 
-        int slot = SlotIndex(key);
-        if (slot >= _indexBySlot.Length)
+        int index = (int)change.State;
+        if (!change.IsRemove)
         {
-            Array.Resize(ref _indexBySlot, Math.Max(slot + 1, _indexBySlot.Length * 2));
+            _fds[index].Events = MaskFor(change.Interest);
+            return;
         }
 
-        _fds[_count] = new PollFd { Fd = (int)handle, Events = MaskFor(interest) };
-        _keys[_count] = key;
-        _indexBySlot[slot] = _count;
-        _count++;
-    }
-
-    /// <inheritdoc/>
-    protected override void ModifyHandle(nint handle, nint key, IoEvents previous, IoEvents interest) =>
-        _fds[_indexBySlot[SlotIndex(key)]].Events = MaskFor(interest);
-
-    /// <inheritdoc/>
-    protected override void UnregisterHandle(nint handle, nint key)
-    {
-        int index = _indexBySlot[SlotIndex(key)];
-        int last = _count - 1;
+        // Keep the array dense: the last entry takes the removed one's place.
+        int last = --_count;
         if (index != last)
         {
             _fds[index] = _fds[last];
             _keys[index] = _keys[last];
-            _indexBySlot[SlotIndex(_keys[index])] = index;
+            SetBackendState(_keys[index], index);
         }
 
         _fds[last] = default;
         _keys[last] = 0;
-        _count--;
     }
 
     /// <inheritdoc/>

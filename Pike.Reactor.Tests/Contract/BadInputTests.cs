@@ -13,7 +13,7 @@ public class BadInputTests
     [MemberData(nameof(Pollers.Available), MemberType = typeof(Pollers))]
     public void Null_arguments_are_refused(string name)
     {
-        using BasePoller poller = PollerFactory.Create(name);
+        using BasePoller poller = Pollers.Create(name);
         var channel = new TestChannel(poller);
         Assert.Throws<ArgumentNullException>(() => poller.AddChannel(null!));
         Assert.Throws<ArgumentNullException>(() => poller.DelChannel(null!));
@@ -29,10 +29,10 @@ public class BadInputTests
     [MemberData(nameof(Pollers.Available), MemberType = typeof(Pollers))]
     public void Out_of_range_arguments_are_refused(string name)
     {
-        using BasePoller poller = PollerFactory.Create(name);
+        using BasePoller poller = Pollers.Create(name);
         Assert.Throws<ArgumentOutOfRangeException>(() => poller.Loop(TimeSpan.FromSeconds(-2)));
         Assert.Throws<ArgumentOutOfRangeException>(() => poller.Loop(count: -1));
-        Assert.Throws<ArgumentOutOfRangeException>(() => poller.Poll(TimeSpan.FromSeconds(-2)));
+        Assert.Throws<ArgumentOutOfRangeException>(() => poller.Step(TimeSpan.FromSeconds(-2)));
         Assert.Throws<ArgumentOutOfRangeException>(() => poller.CallLater(TimeSpan.FromSeconds(-1), () => { }));
         var listener = new TestListener(poller);
         Assert.Throws<ArgumentOutOfRangeException>(() => listener.Listen(new IPEndPoint(IPAddress.Loopback, 0), 0));
@@ -43,7 +43,7 @@ public class BadInputTests
     [MemberData(nameof(Pollers.Available), MemberType = typeof(Pollers))]
     public void A_channel_added_twice_is_refused_and_keeps_working(string name)
     {
-        using BasePoller poller = PollerFactory.Create(name);
+        using BasePoller poller = Pollers.Create(name);
         (Socket peer, TestChannel channel) = TestChannel.OverPair(poller);
         using var _ = peer;
 
@@ -59,7 +59,7 @@ public class BadInputTests
     [MemberData(nameof(Pollers.Available), MemberType = typeof(Pollers))]
     public void The_same_socket_in_two_transports_is_refused(string name)
     {
-        using BasePoller poller = PollerFactory.Create(name);
+        using BasePoller poller = Pollers.Create(name);
         (Socket peer, Socket server) = Loopback.Pair();
         using var _ = peer;
         var first = new TestChannel(poller);
@@ -75,8 +75,8 @@ public class BadInputTests
     [MemberData(nameof(Pollers.Available), MemberType = typeof(Pollers))]
     public void A_channel_of_another_poller_is_refused(string name)
     {
-        using BasePoller poller = PollerFactory.Create(name);
-        using BasePoller other = PollerFactory.Create(name);
+        using BasePoller poller = Pollers.Create(name);
+        using BasePoller other = Pollers.Create(name);
         (Socket peer, Socket server) = Loopback.Pair();
         using var _ = peer;
         var channel = new TestChannel(other);
@@ -93,7 +93,7 @@ public class BadInputTests
     [MemberData(nameof(Pollers.Available), MemberType = typeof(Pollers))]
     public void DeferWrite_and_DelChannel_for_a_channel_not_held_are_refused(string name)
     {
-        using BasePoller poller = PollerFactory.Create(name);
+        using BasePoller poller = Pollers.Create(name);
         var unregistered = new TestChannel(poller);
         Assert.Throws<InvalidOperationException>(() => poller.DeferWrite(unregistered));
         Assert.Throws<InvalidOperationException>(() => poller.DelChannel(unregistered));
@@ -105,7 +105,7 @@ public class BadInputTests
     [MemberData(nameof(Pollers.Available), MemberType = typeof(Pollers))]
     public void Send_Recv_and_Connect_on_a_closed_transport_throw_ObjectDisposed(string name)
     {
-        using BasePoller poller = PollerFactory.Create(name);
+        using BasePoller poller = Pollers.Create(name);
         (Socket peer, TestChannel channel) = TestChannel.OverPair(poller);
         using var _ = peer;
         channel.Close();
@@ -121,7 +121,7 @@ public class BadInputTests
     [MemberData(nameof(Pollers.Available), MemberType = typeof(Pollers))]
     public void Send_and_Recv_without_a_socket_throw_InvalidOperation(string name)
     {
-        using BasePoller poller = PollerFactory.Create(name);
+        using BasePoller poller = Pollers.Create(name);
         var channel = new TestChannel(poller);
         Assert.Throws<InvalidOperationException>(() => channel.Send(new byte[1]));
         Assert.Throws<InvalidOperationException>(() => channel.Recv(new byte[1]));
@@ -132,13 +132,13 @@ public class BadInputTests
     [MemberData(nameof(Pollers.Available), MemberType = typeof(Pollers))]
     public void A_disposed_poller_refuses_work(string name)
     {
-        BasePoller poller = PollerFactory.Create(name);
+        BasePoller poller = Pollers.Create(name);
         poller.Dispose();
         var channel = new TestChannel(poller);
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
 
         Assert.Throws<ObjectDisposedException>(() => poller.Loop());
-        Assert.Throws<ObjectDisposedException>(() => poller.Poll(TimeSpan.Zero));
+        Assert.Throws<ObjectDisposedException>(() => poller.Step(TimeSpan.Zero));
         Assert.Throws<ObjectDisposedException>(() => poller.Post(() => { }));
         Assert.Throws<ObjectDisposedException>(() => poller.CallLater(TimeSpan.Zero, () => { }));
         Assert.Throws<ObjectDisposedException>(() => channel.SetSocket(socket));
@@ -151,7 +151,7 @@ public class BadInputTests
     [MemberData(nameof(Pollers.Available), MemberType = typeof(Pollers))]
     public void Loop_and_Poll_are_not_reentrant(string name)
     {
-        using BasePoller poller = PollerFactory.Create(name);
+        using BasePoller poller = Pollers.Create(name);
         Exception? fromLoop = null;
         Exception? fromPoll = null;
         Exception? fromDispose = null;
@@ -173,7 +173,7 @@ public class BadInputTests
     [MemberData(nameof(Pollers.Available), MemberType = typeof(Pollers))]
     public void A_second_thread_cannot_run_the_loop_or_touch_its_channels(string name)
     {
-        using BasePoller poller = PollerFactory.Create(name);
+        using BasePoller poller = Pollers.Create(name);
         (Socket peer, TestChannel channel) = TestChannel.OverPair(poller);
         using var _ = peer;
         using var running = new ManualResetEventSlim();
@@ -186,7 +186,7 @@ public class BadInputTests
         Assert.True(running.Wait(TimeSpan.FromSeconds(15)));
 
         Assert.Throws<InvalidOperationException>(() => poller.Loop(TimeSpan.Zero));
-        Assert.Throws<InvalidOperationException>(() => poller.Poll(TimeSpan.Zero));
+        Assert.Throws<InvalidOperationException>(() => poller.Step(TimeSpan.Zero));
         Assert.Throws<InvalidOperationException>(channel.Close);
         Assert.Throws<InvalidOperationException>(() => poller.DeferWrite(channel));
         Assert.Throws<InvalidOperationException>(poller.Dispose);

@@ -13,7 +13,7 @@ public class CloseTests
     [MemberData(nameof(Pollers.Available), MemberType = typeof(Pollers))]
     public void Peer_EOF_calls_HandleClose(string name)
     {
-        using BasePoller poller = PollerFactory.Create(name);
+        using BasePoller poller = Pollers.Create(name);
         (Socket peer, TestChannel channel) = TestChannel.OverPair(poller);
 
         peer.Shutdown(SocketShutdown.Send);
@@ -29,7 +29,7 @@ public class CloseTests
     [MemberData(nameof(Pollers.Available), MemberType = typeof(Pollers))]
     public void Peer_reset_calls_HandleClose(string name)
     {
-        using BasePoller poller = PollerFactory.Create(name);
+        using BasePoller poller = Pollers.Create(name);
         (Socket peer, TestChannel channel) = TestChannel.OverPair(poller);
 
         // Linger 0 turns the close into a reset (RST).
@@ -46,7 +46,7 @@ public class CloseTests
     [MemberData(nameof(Pollers.Available), MemberType = typeof(Pollers))]
     public void Closing_itself_inside_HandleRead_stops_every_further_callback(string name)
     {
-        using BasePoller poller = PollerFactory.Create(name);
+        using BasePoller poller = Pollers.Create(name);
         (Socket peer, TestChannel channel) = TestChannel.OverPair(poller);
         using var _ = peer;
         channel.OnRead = c =>
@@ -71,14 +71,14 @@ public class CloseTests
     [MemberData(nameof(Pollers.Available), MemberType = typeof(Pollers))]
     public void Closing_another_channel_of_the_same_batch_drops_its_event(string name)
     {
-        using BasePoller poller = PollerFactory.Create(name);
+        using BasePoller poller = Pollers.Create(name);
         (Socket peerA, TestChannel a) = TestChannel.OverPair(poller);
         (Socket peerB, TestChannel b) = TestChannel.OverPair(poller);
         a.OnRead = _ => b.Close();
         b.OnRead = _ => a.Close();
 
         TestChannel.MakeReadable((peerA, a), (peerB, b));
-        poller.Poll(TimeSpan.FromSeconds(5));
+        poller.Step(TimeSpan.FromSeconds(5));
 
         // Whichever ran first closed the other, whose event in the same batch must be dropped.
         Assert.Equal(1, a.Reads + b.Reads);
@@ -93,7 +93,7 @@ public class CloseTests
     [MemberData(nameof(Pollers.Available), MemberType = typeof(Pollers))]
     public void Close_is_idempotent_and_Dispose_closes(string name)
     {
-        using BasePoller poller = PollerFactory.Create(name);
+        using BasePoller poller = Pollers.Create(name);
         (Socket peer, TestChannel channel) = TestChannel.OverPair(poller);
         using var _ = peer;
 

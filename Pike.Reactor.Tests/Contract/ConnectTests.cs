@@ -11,7 +11,7 @@ public class ConnectTests
     [MemberData(nameof(Pollers.Available), MemberType = typeof(Pollers))]
     public void Connect_success_calls_HandleConnect_and_records_the_address(string name)
     {
-        using BasePoller poller = PollerFactory.Create(name);
+        using BasePoller poller = Pollers.Create(name);
         var listener = new TestListener(poller);
         TestChannel client = TestChannel.ConnectTo(poller, listener.EndPoint);
         Assert.False(client.Connected);
@@ -28,7 +28,7 @@ public class ConnectTests
     [MemberData(nameof(Pollers.Available), MemberType = typeof(Pollers))]
     public void Connect_refused_calls_HandleError_with_the_socket_error(string name)
     {
-        using BasePoller poller = PollerFactory.Create(name);
+        using BasePoller poller = Pollers.Create(name);
         TestChannel client = TestChannel.ConnectTo(poller, Loopback.ClosedPort());
 
         Wait.Until(poller, () => client.Errors.Count > 0, "connect failure");
@@ -45,7 +45,7 @@ public class ConnectTests
     [MemberData(nameof(Pollers.Available), MemberType = typeof(Pollers))]
     public void A_socket_set_already_connected_is_connected_at_once(string name)
     {
-        using BasePoller poller = PollerFactory.Create(name);
+        using BasePoller poller = Pollers.Create(name);
         (Socket client, Socket server) = Loopback.Pair();
         using var peer = client;
         var channel = new TestChannel(poller);
@@ -61,7 +61,7 @@ public class ConnectTests
     [MemberData(nameof(Pollers.Available), MemberType = typeof(Pollers))]
     public void Connect_twice_is_refused_and_changes_nothing(string name)
     {
-        using BasePoller poller = PollerFactory.Create(name);
+        using BasePoller poller = Pollers.Create(name);
         var listener = new TestListener(poller);
         TestChannel client = TestChannel.ConnectTo(poller, listener.EndPoint);
 
@@ -75,7 +75,7 @@ public class ConnectTests
     [MemberData(nameof(Pollers.Available), MemberType = typeof(Pollers))]
     public void Listening_on_a_port_in_use_throws_and_registers_nothing(string name)
     {
-        using BasePoller poller = PollerFactory.Create(name);
+        using BasePoller poller = Pollers.Create(name);
         var first = new TestListener(poller);
         int before = poller.ChannelCount;
         var second = new TestChannel(poller);

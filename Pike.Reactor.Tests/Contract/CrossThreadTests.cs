@@ -15,7 +15,7 @@ public class CrossThreadTests
     {
         const int Threads = 4;
         const int PerThread = 2000;
-        using BasePoller poller = PollerFactory.Create(name);
+        using BasePoller poller = Pollers.Create(name);
         int loopThread = Environment.CurrentManagedThreadId;
         var seen = new List<int>[Threads];
         int total = 0;
@@ -66,14 +66,14 @@ public class CrossThreadTests
     [MemberData(nameof(Pollers.Available), MemberType = typeof(Pollers))]
     public void Wake_from_another_thread_ends_a_blocked_Poll(string name)
     {
-        using BasePoller poller = PollerFactory.Create(name);
+        using BasePoller poller = Pollers.Create(name);
         using var polling = new ManualResetEventSlim();
         TimeSpan waited = TimeSpan.Zero;
         var loop = new Thread(() =>
         {
             var clock = Stopwatch.StartNew();
             polling.Set();
-            poller.Poll(TimeSpan.FromSeconds(30));
+            poller.Step(TimeSpan.FromSeconds(30));
             waited = clock.Elapsed;
         });
         loop.Start();
@@ -89,10 +89,10 @@ public class CrossThreadTests
     [MemberData(nameof(Pollers.Available), MemberType = typeof(Pollers))]
     public void A_Wake_before_Poll_makes_it_return_without_blocking(string name)
     {
-        using BasePoller poller = PollerFactory.Create(name);
+        using BasePoller poller = Pollers.Create(name);
         poller.Wake();
         var clock = Stopwatch.StartNew();
-        poller.Poll(TimeSpan.FromSeconds(30));
+        poller.Step(TimeSpan.FromSeconds(30));
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10));
     }
 
@@ -100,7 +100,7 @@ public class CrossThreadTests
     [MemberData(nameof(Pollers.Available), MemberType = typeof(Pollers))]
     public void Stop_from_another_thread_ends_Loop(string name)
     {
-        using BasePoller poller = PollerFactory.Create(name);
+        using BasePoller poller = Pollers.Create(name);
         var listener = new TestListener(poller); // something registered: Loop() would run for ever
         var stopper = new Thread(() =>
         {
@@ -122,13 +122,13 @@ public class CrossThreadTests
     public void Wake_ups_coalesce_into_few_kernel_signals(string name)
     {
         // docs/pitfalls.md 7: many Wake/Post calls in a row make one kernel wake-up.
-        using BasePoller poller = PollerFactory.Create(name);
+        using BasePoller poller = Pollers.Create(name);
         using var polling = new ManualResetEventSlim();
         long before = poller.WakeSignals;
         var loop = new Thread(() =>
         {
             polling.Set();
-            poller.Poll(TimeSpan.FromSeconds(30));
+            poller.Step(TimeSpan.FromSeconds(30));
         });
         loop.Start();
         polling.Wait();

@@ -17,7 +17,7 @@ public class DescriptorReuseTests
     {
         // docs/pitfalls.md 1 (libuv test-tcp-close-accept.c): close B while handling A, open a
         // socket that gets B's number, register it: B's stale event must not reach it.
-        using BasePoller poller = PollerFactory.Create(name);
+        using BasePoller poller = Pollers.Create(name);
         (Socket peerA, TestChannel a) = TestChannel.OverPair(poller);
         (Socket peerB, TestChannel b) = TestChannel.OverPair(poller);
         var reused = new List<TestChannel>();
@@ -44,7 +44,7 @@ public class DescriptorReuseTests
         b.OnRead = _ => CloseOtherAndReuse(b, a);
 
         TestChannel.MakeReadable((peerA, a), (peerB, b));
-        poller.Poll(TimeSpan.FromSeconds(5));
+        poller.Step(TimeSpan.FromSeconds(5));
         poller.Loop(TimeSpan.FromMilliseconds(50));
 
         TestChannel fresh = Assert.Single(reused);

@@ -25,7 +25,7 @@ public class EchoTests
     [MemberData(nameof(PollersAndSizes))]
     public void Echo_round_trips_every_byte_through_partial_sends_and_deferred_writes(string name, int size)
     {
-        using BasePoller poller = PollerFactory.Create(name);
+        using BasePoller poller = Pollers.Create(name);
         var echoed = new BufferedSender[1];
         var listener = new TestListener(poller, server =>
         {

@@ -12,7 +12,7 @@ public class ErrorRoutingTests
     [MemberData(nameof(Pollers.Available), MemberType = typeof(Pollers))]
     public void An_exception_from_HandleRead_goes_to_HandleError_and_the_loop_goes_on(string name)
     {
-        using BasePoller poller = PollerFactory.Create(name);
+        using BasePoller poller = Pollers.Create(name);
         (Socket peer, TestChannel channel) = TestChannel.OverPair(poller);
         using var _ = peer;
         var boom = new InvalidOperationException("handler failed");
@@ -50,7 +50,7 @@ public class ErrorRoutingTests
     [MemberData(nameof(CloseErrors))]
     public void Close_kinds_of_exception_call_HandleClose(string name, string kind)
     {
-        using BasePoller poller = PollerFactory.Create(name);
+        using BasePoller poller = Pollers.Create(name);
         (Socket peer, TestChannel channel) = TestChannel.OverPair(poller);
         using var _ = peer;
         Exception thrown = kind switch
@@ -75,7 +75,7 @@ public class ErrorRoutingTests
     [MemberData(nameof(Pollers.Available), MemberType = typeof(Pollers))]
     public void An_exception_from_HandleError_propagates_and_the_poller_stays_usable(string name)
     {
-        using BasePoller poller = PollerFactory.Create(name);
+        using BasePoller poller = Pollers.Create(name);
         (Socket peer, TestChannel channel) = TestChannel.OverPair(poller);
         using var _ = peer;
         channel.OnRead = c =>
@@ -99,7 +99,7 @@ public class ErrorRoutingTests
     [MemberData(nameof(Pollers.Available), MemberType = typeof(Pollers))]
     public void An_exception_from_HandleClose_propagates(string name)
     {
-        using BasePoller poller = PollerFactory.Create(name);
+        using BasePoller poller = Pollers.Create(name);
         (Socket peer, TestChannel channel) = TestChannel.OverPair(poller);
         channel.OnClose = c =>
         {
@@ -117,7 +117,7 @@ public class ErrorRoutingTests
     [MemberData(nameof(Pollers.Available), MemberType = typeof(Pollers))]
     public void The_default_HandleError_closes_the_channel_and_surfaces_the_error(string name)
     {
-        using BasePoller poller = PollerFactory.Create(name);
+        using BasePoller poller = Pollers.Create(name);
         (Socket peer, Socket server) = Loopback.Pair();
         using var _ = peer;
         var channel = new ThrowingReader(poller);
@@ -134,7 +134,7 @@ public class ErrorRoutingTests
     [MemberData(nameof(Pollers.Available), MemberType = typeof(Pollers))]
     public void The_default_HandleClose_closes(string name)
     {
-        using BasePoller poller = PollerFactory.Create(name);
+        using BasePoller poller = Pollers.Create(name);
         (Socket peer, Socket server) = Loopback.Pair();
         var channel = new ThrowingReader(poller) { ThrowEof = true };
         channel.SetSocket(server);

@@ -11,7 +11,7 @@ public class InterestTests
     [MemberData(nameof(Pollers.Available), MemberType = typeof(Pollers))]
     public void Write_interest_is_one_shot(string name)
     {
-        using BasePoller poller = PollerFactory.Create(name);
+        using BasePoller poller = Pollers.Create(name);
         (Socket peer, TestChannel channel) = TestChannel.OverPair(poller);
         using var _ = peer;
 
@@ -40,7 +40,7 @@ public class InterestTests
     {
         // docs/pitfalls.md 3: interest set to nothing removes the registration (Netty #16683:
         // an empty epoll mask still woke the loop for ever).
-        using BasePoller poller = PollerFactory.Create(name);
+        using BasePoller poller = Pollers.Create(name);
         (Socket peer, TestChannel channel) = TestChannel.OverPair(poller);
         channel.PauseReading();
         Assert.True(channel.ReadingPaused);
@@ -65,7 +65,7 @@ public class InterestTests
     public void A_deregistered_listener_is_silent_and_can_be_registered_again(string name)
     {
         // docs/pitfalls.md 8 (mio issue_1205, #633, #1073).
-        using BasePoller poller = PollerFactory.Create(name);
+        using BasePoller poller = Pollers.Create(name);
         var listener = new TestListener(poller);
         poller.DelChannel(listener);
         Assert.Equal(0, poller.ChannelCount);
@@ -82,7 +82,7 @@ public class InterestTests
     [MemberData(nameof(Pollers.Available), MemberType = typeof(Pollers))]
     public void A_listener_accepts_a_backlog_in_one_readiness(string name)
     {
-        using BasePoller poller = PollerFactory.Create(name);
+        using BasePoller poller = Pollers.Create(name);
         var listener = new TestListener(poller);
         var clients = new Socket[20];
         for (int i = 0; i < clients.Length; i++)

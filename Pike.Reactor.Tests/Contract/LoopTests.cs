@@ -13,7 +13,7 @@ public class LoopTests
     [MemberData(nameof(Pollers.Available), MemberType = typeof(Pollers))]
     public void Loop_with_a_count_runs_that_many_iterations(string name)
     {
-        using BasePoller poller = PollerFactory.Create(name);
+        using BasePoller poller = Pollers.Create(name);
         int iterations = 0;
 
         // Each iteration runs the posts present when it began: a self-reposting action counts iterations.
@@ -35,7 +35,7 @@ public class LoopTests
     [MemberData(nameof(Pollers.Available), MemberType = typeof(Pollers))]
     public void Loop_with_a_timeout_returns_on_time_without_spinning(string name)
     {
-        using BasePoller poller = PollerFactory.Create(name);
+        using BasePoller poller = Pollers.Create(name);
         (Socket peer, Socket server) = Loopback.Pair();
         using var _ = peer;
         var idle = new TestChannel(poller);
@@ -61,7 +61,7 @@ public class LoopTests
     [MemberData(nameof(Pollers.Available), MemberType = typeof(Pollers))]
     public void Loop_without_arguments_ends_when_nothing_is_left(string name)
     {
-        using BasePoller poller = PollerFactory.Create(name);
+        using BasePoller poller = Pollers.Create(name);
         var clock = Stopwatch.StartNew();
         poller.Loop();
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5));
@@ -82,9 +82,9 @@ public class LoopTests
     public void Waiting_with_nothing_registered_still_waits_the_timeout(string name)
     {
         // docs/pitfalls.md 4 (CPython test_empty_select_timeout).
-        using BasePoller poller = PollerFactory.Create(name);
+        using BasePoller poller = Pollers.Create(name);
         var clock = Stopwatch.StartNew();
-        poller.Poll(TimeSpan.FromMilliseconds(200));
+        poller.Step(TimeSpan.FromMilliseconds(200));
         Assert.True(clock.Elapsed >= TimeSpan.FromMilliseconds(199), $"returned after {clock.Elapsed}");
     }
 
@@ -93,15 +93,15 @@ public class LoopTests
     public void A_sub_millisecond_timeout_is_rounded_up_not_down_to_a_busy_poll(string name)
     {
         // docs/pitfalls.md 4 (mio epoll.rs): 0.3 ms must wait, not return at once.
-        using BasePoller poller = PollerFactory.Create(name);
+        using BasePoller poller = Pollers.Create(name);
         var idle = new TestListener(poller);
-        poller.Poll(TimeSpan.Zero); // warm up
+        poller.Step(TimeSpan.Zero); // warm up
         var timeout = TimeSpan.FromTicks(3_000);
         int polls = 0;
         var clock = Stopwatch.StartNew();
         while (clock.Elapsed < TimeSpan.FromMilliseconds(100))
         {
-            poller.Poll(timeout);
+            poller.Step(timeout);
             polls++;
         }
 
@@ -115,7 +115,7 @@ public class LoopTests
     public void Spurious_wake_ups_do_not_end_a_Loop_before_its_deadline(string name)
     {
         // docs/pitfalls.md 5: a wait may return with nothing to do; Loop's deadline still holds.
-        using BasePoller poller = PollerFactory.Create(name);
+        using BasePoller poller = Pollers.Create(name);
         var idle = new TestListener(poller);
         using var done = new CancellationTokenSource();
         var waker = new Thread(() =>
@@ -141,7 +141,7 @@ public class LoopTests
     public void A_readable_event_followed_by_would_block_reads_zero(string name)
     {
         // docs/pitfalls.md 5 (mio #632): readiness is a hint; Recv returns 0 when nothing is there.
-        using BasePoller poller = PollerFactory.Create(name);
+        using BasePoller poller = Pollers.Create(name);
         (Socket peerA, TestChannel a) = TestChannel.OverPair(poller);
         (Socket peerB, TestChannel b) = TestChannel.OverPair(poller);
         var results = new System.Collections.Generic.List<int>();
@@ -152,7 +152,7 @@ public class LoopTests
         b.OnRead = _ => { results.Add(b.Recv(buffer)); results.Add(a.Recv(buffer)); };
 
         TestChannel.MakeReadable((peerA, a), (peerB, b));
-        poller.Poll(TimeSpan.FromSeconds(5));
+        poller.Step(TimeSpan.FromSeconds(5));
 
         Assert.Equal(4, results.Count);
         Assert.Equal([10, 10, 0, 0], results);

@@ -14,7 +14,7 @@ public class RobustnessTests
     [MemberData(nameof(Pollers.Available), MemberType = typeof(Pollers))]
     public void A_throwing_HandleWrite_does_not_leave_write_interest_behind(string name)
     {
-        using BasePoller poller = PollerFactory.Create(name);
+        using BasePoller poller = Pollers.Create(name);
         (Socket peer, TestChannel channel) = TestChannel.OverPair(poller);
         using var _ = peer;
         channel.OnWrite = _ => throw new InvalidOperationException("write handler failed");
@@ -39,13 +39,13 @@ public class RobustnessTests
     [MemberData(nameof(Pollers.Available), MemberType = typeof(Pollers))]
     public void A_timer_that_never_comes_does_not_shorten_or_lengthen_a_Poll(string name)
     {
-        using BasePoller poller = PollerFactory.Create(name);
+        using BasePoller poller = Pollers.Create(name);
         bool ran = false;
         poller.CallLater(TimeSpan.MaxValue, () => ran = true);
         poller.CallLater(TimeSpan.FromDays(365 * 1000), () => ran = true);
 
         var clock = Stopwatch.StartNew();
-        poller.Poll(TimeSpan.FromMilliseconds(100));
+        poller.Step(TimeSpan.FromMilliseconds(100));
         TimeSpan elapsed = clock.Elapsed;
 
         Assert.False(ran);
@@ -54,10 +54,10 @@ public class RobustnessTests
     }
 
     [Theory]
-    [MemberData(nameof(Pollers.Available), MemberType = typeof(Pollers))]
+    [MemberData(nameof(Pollers.Kernel), MemberType = typeof(Pollers))]
     public void A_Stop_with_no_Loop_running_does_not_make_Poll_spin(string name)
     {
-        using BasePoller poller = PollerFactory.Create(name);
+        using BasePoller poller = Pollers.Create(name);
         poller.Stop();
         poller.Poll(TimeSpan.FromSeconds(10)); // returns at once: the Stop woke it
 
@@ -78,7 +78,7 @@ public class RobustnessTests
     [MemberData(nameof(Pollers.Available), MemberType = typeof(Pollers))]
     public void A_failed_connect_calls_only_HandleError_even_when_the_channel_stays_open(string name)
     {
-        using BasePoller poller = PollerFactory.Create(name);
+        using BasePoller poller = Pollers.Create(name);
         var client = new TestChannel(poller) { OnError = (_, _) => { } };
         client.CreateSocket(AddressFamily.InterNetwork, SocketType.Stream);
         client.Connect(Loopback.ClosedPort());
@@ -92,7 +92,7 @@ public class RobustnessTests
     [MemberData(nameof(Pollers.Available), MemberType = typeof(Pollers))]
     public void Connect_from_another_thread_while_the_loop_runs_is_refused(string name)
     {
-        using BasePoller poller = PollerFactory.Create(name);
+        using BasePoller poller = Pollers.Create(name);
         var listener = new TestListener(poller);
         var client = new TestChannel(poller);
         client.CreateSocket(AddressFamily.InterNetwork, SocketType.Stream);
@@ -130,7 +130,7 @@ public class RobustnessTests
     {
         // An unconnected stream socket is reported hung up at once; watching it for reading
         // would close the transport before its owner got round to connecting it.
-        using BasePoller poller = PollerFactory.Create(name);
+        using BasePoller poller = Pollers.Create(name);
         var server = new TestListener(poller);
         var client = new TestChannel(poller);
         client.CreateSocket(AddressFamily.InterNetwork, SocketType.Stream);

@@ -18,7 +18,7 @@ public class ScaleTests
         WarmUp(name);
         int handlesBefore = OsResources.OpenHandles();
         int echoed = 0;
-        using (BasePoller poller = PollerFactory.Create(name))
+        using (BasePoller poller = Pollers.Create(name))
         {
             var listener = new TestListener(poller, server => server.OnRead = s =>
             {
@@ -81,7 +81,7 @@ public class ScaleTests
         int handlesBefore = OsResources.OpenHandles();
         var channels = new List<TestChannel>();
         var peers = new List<Socket>();
-        BasePoller poller = PollerFactory.Create(name);
+        BasePoller poller = Pollers.Create(name);
         for (int i = 0; i < 20; i++)
         {
             (Socket peer, TestChannel channel) = TestChannel.OverPair(poller);
@@ -108,7 +108,7 @@ public class ScaleTests
     {
         // docs/pitfalls.md 9: a full buffer is followed by another, non-blocking wait.
         const int Channels = 600;
-        using BasePoller poller = PollerFactory.Create(name);
+        using BasePoller poller = Pollers.Create(name);
         var peers = new List<Socket>();
         var channels = new List<TestChannel>();
         for (int i = 0; i < Channels; i++)
@@ -124,7 +124,7 @@ public class ScaleTests
         }
 
         Wait.For(() => channels.TrueForAll(c => c.Socket!.Available > 0), "data at every channel");
-        poller.Poll(TimeSpan.FromSeconds(5));
+        poller.Step(TimeSpan.FromSeconds(5));
 
         Assert.Equal(Channels, channels.FindAll(c => c.Reads == 1).Count);
         foreach (Socket peer in peers)
@@ -136,14 +136,14 @@ public class ScaleTests
     /// <summary>Lets the runtime open what it opens once (libraries, its own descriptors) before a count is taken.</summary>
     internal static void WarmUp(string name)
     {
-        using BasePoller poller = PollerFactory.Create(name);
+        using BasePoller poller = Pollers.Create(name);
         var listener = new TestListener(poller);
         TestChannel client = TestChannel.ConnectTo(poller, listener.EndPoint);
         Wait.Until(poller, () => client.ConnectedCalled && listener.Accepted.Count == 1, "warm-up connect");
         client.Close();
         Wait.Until(poller, () => poller.ChannelCount == 1, "warm-up close");
         poller.Post(() => { });
-        poller.Poll(TimeSpan.Zero);
+        poller.Step(TimeSpan.Zero);
 
         // Assemblies the runtime maps on first use hold descriptors (two each): load before the
         // count those that otherwise arrive during a test, at a moment that depends on the run.

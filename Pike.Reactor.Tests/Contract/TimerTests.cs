@@ -13,7 +13,7 @@ public class TimerTests
     [MemberData(nameof(Pollers.Available), MemberType = typeof(Pollers))]
     public void Timers_run_in_due_order_then_in_scheduling_order(string name)
     {
-        using BasePoller poller = PollerFactory.Create(name);
+        using BasePoller poller = Pollers.Create(name);
         var order = new List<string>();
         poller.CallLater(TimeSpan.FromMilliseconds(60), () => order.Add("60"));
         poller.CallLater(TimeSpan.FromMilliseconds(20), () => order.Add("20a"));
@@ -32,7 +32,7 @@ public class TimerTests
     [MemberData(nameof(Pollers.Available), MemberType = typeof(Pollers))]
     public void A_cancelled_timer_never_runs(string name)
     {
-        using BasePoller poller = PollerFactory.Create(name);
+        using BasePoller poller = Pollers.Create(name);
         var ran = new List<string>();
         IDisposable cancelled = poller.CallLater(TimeSpan.FromMilliseconds(10), () => ran.Add("cancelled"));
         poller.CallLater(TimeSpan.FromMilliseconds(30), () => ran.Add("kept"));
@@ -50,12 +50,12 @@ public class TimerTests
     [MemberData(nameof(Pollers.Available), MemberType = typeof(Pollers))]
     public void A_timer_wakes_a_wait_that_would_last_longer(string name)
     {
-        using BasePoller poller = PollerFactory.Create(name);
+        using BasePoller poller = Pollers.Create(name);
         bool ran = false;
         poller.CallLater(TimeSpan.FromMilliseconds(30), () => ran = true);
 
         var clock = Stopwatch.StartNew();
-        poller.Poll(TimeSpan.FromSeconds(20));
+        poller.Step(TimeSpan.FromSeconds(20));
 
         Assert.True(ran);
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"Poll waited {clock.Elapsed} past its timer");
@@ -65,7 +65,7 @@ public class TimerTests
     [MemberData(nameof(Pollers.Available), MemberType = typeof(Pollers))]
     public void A_timer_scheduled_from_another_thread_wakes_the_blocked_loop(string name)
     {
-        using BasePoller poller = PollerFactory.Create(name);
+        using BasePoller poller = Pollers.Create(name);
         bool ran = false;
         var scheduler = new Thread(() =>
         {
@@ -90,7 +90,7 @@ public class TimerTests
     [MemberData(nameof(Pollers.Available), MemberType = typeof(Pollers))]
     public void A_throwing_timer_propagates_and_later_timers_still_run(string name)
     {
-        using BasePoller poller = PollerFactory.Create(name);
+        using BasePoller poller = Pollers.Create(name);
         bool later = false;
         poller.CallLater(TimeSpan.Zero, () => throw new TimeoutException("timer failed"));
         poller.CallLater(TimeSpan.FromMilliseconds(20), () => later = true);

@@ -10,7 +10,7 @@ using static Pike.Reactor.Tests.KqueueTestKit;
 namespace Pike.Reactor.Tests.Kqueue;
 
 /// <summary>
-/// KqueuePoller's own behaviour, shared/PITFALLS.md 9-13 among it, on this host's kqueue (on
+/// KqueuePoller's own behaviour, docs/pitfalls.md 9-13 among it, on this host's kqueue (on
 /// Linux: the test shim, which follows libkqueue's semantics). Real loopback sockets.
 /// </summary>
 [Trait("Lane", "kqueue")]
@@ -46,7 +46,7 @@ public class KqueuePollerTests
     [Fact]
     public void Failed_connect_reaches_HandleError_with_the_errno_of_the_write_event()
     {
-        // shared/PITFALLS.md 10: EVFILT_WRITE + EV_EOF with the errno in fflags. libkqueue (and
+        // docs/pitfalls.md 10: EVFILT_WRITE + EV_EOF with the errno in fflags. libkqueue (and
         // the shim) read SO_ERROR to fill fflags, which clears it: the refusal must still be
         // ConnectionRefused, not the NotConnected a second SO_ERROR/getpeername would give.
         using KqueuePoller p = NewPoller();
@@ -65,7 +65,7 @@ public class KqueuePollerTests
     [Fact]
     public void Peer_half_close_keeps_the_channel_writable()
     {
-        // shared/PITFALLS.md 11: the peer's shutdown(SHUT_WR) is an end of stream for reading
+        // docs/pitfalls.md 11: the peer's shutdown(SHUT_WR) is an end of stream for reading
         // only; writing goes on, and the peer gets everything.
         using KqueuePoller p = NewPoller();
         (Socket near, Socket far) = ConnectedPair();
@@ -93,7 +93,7 @@ public class KqueuePollerTests
     [Fact]
     public void Write_side_eof_is_write_readiness_not_a_hang_up()
     {
-        // shared/PITFALLS.md 11 (mio #1087): with both directions shut down the write filter
+        // docs/pitfalls.md 11 (mio #1087): with both directions shut down the write filter
         // reports EV_EOF. That is readiness for the deferred write; the channel is not closed
         // for it, and HandleWrite decides.
         using KqueuePoller p = NewPoller();
@@ -115,7 +115,7 @@ public class KqueuePollerTests
     [Fact]
     public void Read_and_write_of_one_socket_are_one_dispatch()
     {
-        // shared/PITFALLS.md 13 (CPython gh-110038): two kevents, one channel, one dispatch,
+        // docs/pitfalls.md 13 (CPython gh-110038): two kevents, one channel, one dispatch,
         // read before write.
         using KqueuePoller p = NewPoller();
         (Socket near, Socket far) = ConnectedPair();
@@ -136,7 +136,7 @@ public class KqueuePollerTests
     [Fact]
     public void A_burst_larger_than_the_buffer_is_taken_in_one_iteration()
     {
-        // shared/PITFALLS.md 9 and 13: the buffer counts filters, not channels; a wait that
+        // docs/pitfalls.md 9 and 13: the buffer counts filters, not channels; a wait that
         // fills it is followed by another without blocking, and the buffer grows.
         using KqueuePoller p = NewPoller(capacity: 1);
         var channels = new List<RecordingTransport>();
@@ -167,8 +167,10 @@ public class KqueuePollerTests
     public void Interest_changes_ride_on_the_next_wait()
     {
         // No system call per change: twenty deferred writes are twenty changelist entries that
-        // the next kevent wait applies.
+        // the next kevent wait applies (on a BSD kernel; over libkqueue they are applied just
+        // before the wait, see Changes_are_applied_before_a_wait_over_libkqueue).
         using KqueuePoller p = NewPoller();
+        p.ChangesRideWithWait = true;
         var channels = new List<RecordingTransport>();
         var peers = new List<Socket>();
         for (int i = 0; i < 20; i++)
@@ -192,7 +194,7 @@ public class KqueuePollerTests
         Assert.Equal(20, p.PendingChanges);
         p.Poll(Deadline);
         Assert.Equal(calls + 1, p.KeventCalls);
-        Assert.Equal(0, p.PendingChanges);
+        Assert.Equal(20, p.PendingChanges); // each one-shot write ended: its filter's removal waits for the next call
         Assert.All(channels, c => Assert.Equal(1, c.Writes));
         if (OperatingSystem.IsLinux())
         {
@@ -200,6 +202,36 @@ public class KqueuePollerTests
             Assert.Equal(shimChanges + 20, KqueueShim.Changes(p.Handle));
         }
 
+        peers.ForEach(s => s.Dispose());
+    }
+
+    [Fact]
+    public void Changes_are_applied_before_a_wait_over_libkqueue()
+    {
+        // docs/pitfalls.md 19: libkqueue drops the errors of changes taken with a wait that times
+        // out, so over a library named by path the changes go first, with receipts, in one call.
+        using KqueuePoller p = NewPoller();
+        Assert.Equal(!OperatingSystem.IsLinux(), p.ChangesRideWithWait);
+        var channels = new List<RecordingTransport>();
+        var peers = new List<Socket>();
+        for (int i = 0; i < 20; i++)
+        {
+            (Socket near, Socket far) = ConnectedPair();
+            var channel = new RecordingTransport(p);
+            channel.SetSocket(near);
+            channels.Add(channel);
+            peers.Add(far);
+        }
+
+        p.ChangesRideWithWait = false;
+        long calls = p.KeventCalls;
+        channels.ForEach(p.DeferWrite);
+        Assert.Equal(calls, p.KeventCalls);
+        Assert.Equal(20, p.PendingChanges);
+        p.Poll(Deadline);
+        Assert.Equal(calls + 2, p.KeventCalls); // the changes with receipts, then the wait
+        Assert.Equal(20, p.PendingChanges); // the write filters' removals, for the next call
+        Assert.All(channels, c => Assert.Equal(1, c.Writes));
         peers.ForEach(s => s.Dispose());
     }
 

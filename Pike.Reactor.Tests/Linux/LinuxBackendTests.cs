@@ -30,7 +30,7 @@ public class LinuxBackendTests
         using var _ = peer;
         var channel = new TestChannel(poller);
         channel.SetSocket(server);
-        nint staleKey = channel.Key;
+        nint staleKey = channel.RegistrationKey;
         int fd = (int)channel.Fileno;
         int duplicate = TestLibc.dup(fd);
         Assert.True(duplicate >= 0);

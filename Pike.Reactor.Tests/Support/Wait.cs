@@ -20,7 +20,7 @@ public static class Wait
                 Assert.Fail($"Timed out after {limit.TotalSeconds:0}s waiting for: {what}");
             }
 
-            poller.Poll(TimeSpan.FromMilliseconds(50));
+            poller.Step(TimeSpan.FromMilliseconds(50));
         }
     }
 

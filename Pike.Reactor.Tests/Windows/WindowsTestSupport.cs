@@ -20,7 +20,7 @@ public static class WindowsTestSupport
         get
         {
             string[] all = ["iocp", "wsapoll"];
-            IReadOnlyList<string> chosen = Pollers.Names();
+            IReadOnlyList<string> chosen = Pollers.KernelNames();
             string[] names = all.Any(chosen.Contains) ? all.Where(chosen.Contains).ToArray() : all;
             var data = new TheoryData<string>();
             foreach (string name in names)

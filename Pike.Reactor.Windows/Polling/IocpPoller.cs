@@ -34,7 +34,6 @@ public sealed unsafe class IocpPoller : BasePoller
     private nint _afd;
     private OverlappedEntry* _entries;
     private int _capacity;
-    private nint[] _bySlot = new nint[64]; // PollOperation* by slot index
     private nint[] _rearm = new nint[64];
     private nint[] _readyKeys;      // DispatchEvents' second pass, one per entry of _entries
     private IoEvents[] _readyEvents;
@@ -90,9 +89,6 @@ public sealed unsafe class IocpPoller : BasePoller
 
     /// <inheritdoc/>
     protected override int EventCapacity => _capacity;
-
-    /// <inheritdoc/>
-    public override void Poll(TimeSpan timeout) => PollCore(timeout);
 
     /// <inheritdoc/>
     protected override int WaitForEvents(int timeoutMilliseconds)
@@ -176,33 +172,29 @@ public sealed unsafe class IocpPoller : BasePoller
     }
 
     /// <inheritdoc/>
-    protected override void RegisterHandle(nint handle, nint key, IoEvents interest)
+    /// <remarks>The registration's state is its <see cref="PollOperation"/> block.</remarks>
+    protected override void ApplyInterest(in InterestChange change)
     {
-        nint baseHandle = SocketBaseHandle.Get(handle);
-        int slot = SlotIndex(key);
-        if (slot >= _bySlot.Length)
+        if (change.IsAdd)
         {
-            Array.Resize(ref _bySlot, Math.Max(slot + 1, _bySlot.Length * 2));
-        }
-
-        var op = (PollOperation*)NativeMemory.AllocZeroed((nuint)sizeof(PollOperation));
-        op->Key = key;
-        op->BaseHandle = baseHandle;
-        op->Wanted = AfdEventsFor(interest);
-        _bySlot[slot] = (nint)op;
-        QueueRearm(op);
-    }
-
-    /// <inheritdoc/>
-    protected override void ModifyHandle(nint handle, nint key, IoEvents previous, IoEvents interest)
-    {
-        PollOperation* op = Find(key);
-        if (op == null)
-        {
+            nint baseHandle = SocketBaseHandle.Get(change.Handle);
+            var created = (PollOperation*)NativeMemory.AllocZeroed((nuint)sizeof(PollOperation));
+            created->Key = change.Key;
+            created->BaseHandle = baseHandle;
+            created->Wanted = AfdEventsFor(change.Interest);
+            change.State = (nint)created;
+            QueueRearm(created);
             return;
         }
 
-        op->Wanted = AfdEventsFor(interest);
+        var op = (PollOperation*)change.State;
+        if (change.IsRemove)
+        {
+            Release(op);
+            return;
+        }
+
+        op->Wanted = AfdEventsFor(change.Interest);
         if (op->State == PollState.Pending && (op->Wanted & ~op->Submitted) != 0)
         {
             // A poll in flight cannot be changed, only cancelled and submitted again once its
@@ -213,31 +205,6 @@ public sealed unsafe class IocpPoller : BasePoller
         else if (op->State == PollState.Idle && !op->Dropped)
         {
             QueueRearm(op);
-        }
-    }
-
-    /// <inheritdoc/>
-    protected override void UnregisterHandle(nint handle, nint key)
-    {
-        PollOperation* op = Find(key);
-        if (op == null)
-        {
-            return;
-        }
-
-        _bySlot[SlotIndex(key)] = 0;
-        if (op->State == PollState.Idle)
-        {
-            // Nothing in flight: a queued re-arm finds no operation under this key and is skipped.
-            NativeMemory.Free(op);
-            return;
-        }
-
-        // The kernel still owns the block: free it when its (cancelled) completion arrives.
-        op->Orphaned = true;
-        if (op->State == PollState.Pending)
-        {
-            Cancel(op);
         }
     }
 
@@ -254,14 +221,6 @@ public sealed unsafe class IocpPoller : BasePoller
     protected override void Dispose(bool disposing)
     {
         // The core closed every channel first, so each block is freed or orphaned in flight.
-        for (int slot = 0; slot < _bySlot.Length; slot++)
-        {
-            var op = (PollOperation*)_bySlot[slot];
-            if (op != null)
-            {
-                UnregisterHandle(0, op->Key);
-            }
-        }
 
         DrainInFlight();
         if (_afd != 0)
@@ -424,16 +383,24 @@ public sealed unsafe class IocpPoller : BasePoller
         return handle;
     }
 
-    private PollOperation* Find(nint key)
+    private PollOperation* Find(nint key) => TryGetBackendState(key, out nint state) ? (PollOperation*)state : null;
+
+    /// <summary>Ends a registration: frees its block now, or, with a poll in flight, when that poll's (cancelled) completion arrives.</summary>
+    private void Release(PollOperation* op)
     {
-        int slot = SlotIndex(key);
-        if (slot >= _bySlot.Length)
+        if (op->State == PollState.Idle)
         {
-            return null;
+            // Nothing in flight: a queued re-arm finds no operation under this key and is skipped.
+            NativeMemory.Free(op);
+            return;
         }
 
-        var op = (PollOperation*)_bySlot[slot];
-        return op != null && op->Key == key ? op : null;
+        // The kernel still owns the block: free it when its (cancelled) completion arrives.
+        op->Orphaned = true;
+        if (op->State == PollState.Pending)
+        {
+            Cancel(op);
+        }
     }
 
     private void QueueRearm(PollOperation* op)

@@ -7,7 +7,7 @@ namespace Pike.Reactor.Windows;
 
 /// <summary>
 /// Windows' <c>WSAPoll</c> over a dense native array of <c>WSAPOLLFD</c>, woken through a
-/// loopback socket pair. Each wait costs time in proportion to the registered sockets; it is
+/// loopback socket pair (the core's <see cref="BasePoller.WakeSocket"/>). Each wait costs time in proportion to the registered sockets; it is
 /// the fallback for when the AFD driver cannot be reached (<see cref="IocpPoller"/>).
 /// </summary>
 /// <remarks>
@@ -25,13 +25,11 @@ public sealed unsafe class WsaPollPoller : BasePoller
 
     private const int WakeIndex = 0;
 
-    private readonly LoopbackWaker _waker;
     private WsaPollFd* _fds;
     private int _capacity;
     private int _count;
     private nint[] _keys;
     private bool[] _connecting;
-    private int[] _indexBySlot = new int[64];
     private int _connectingCount;
     private nint[] _readyKeys;
     private IoEvents[] _readyEvents;
@@ -39,15 +37,13 @@ public sealed unsafe class WsaPollPoller : BasePoller
     /// <summary>Creates the poller and its wake-up socket pair.</summary>
     public WsaPollPoller()
     {
-        _waker = new LoopbackWaker();
         _capacity = 64;
         _fds = (WsaPollFd*)NativeMemory.AllocZeroed((nuint)_capacity, (nuint)sizeof(WsaPollFd));
         _keys = new nint[_capacity];
         _connecting = new bool[_capacity];
         _readyKeys = new nint[_capacity];
         _readyEvents = new IoEvents[_capacity];
-        Array.Fill(_indexBySlot, -1);
-        _fds[WakeIndex].Fd = _waker.Reader.SafeHandle.DangerousGetHandle();
+        _fds[WakeIndex].Fd = WakeSocket.SafeHandle.DangerousGetHandle();
         _fds[WakeIndex].Events = Interop.Ws2_32.POLLRDNORM;
         _keys[WakeIndex] = (nint)WakeKey;
         _count = 1;
@@ -55,9 +51,6 @@ public sealed unsafe class WsaPollPoller : BasePoller
 
     /// <inheritdoc/>
     public override string Name => "wsapoll";
-
-    /// <inheritdoc/>
-    public override void Poll(TimeSpan timeout) => PollCore(timeout);
 
     /// <inheritdoc/>
     protected override int WaitForEvents(int timeoutMilliseconds)
@@ -107,7 +100,7 @@ public sealed unsafe class WsaPollPoller : BasePoller
             nint key = _readyKeys[i];
             if (key == WakeKey)
             {
-                DrainWake();
+                DrainWakeSocket();
                 continue;
             }
 
@@ -116,82 +109,52 @@ public sealed unsafe class WsaPollPoller : BasePoller
     }
 
     /// <inheritdoc/>
-    protected override void RegisterHandle(nint handle, nint key, IoEvents interest)
+    /// <remarks>The registration's state is its index in the dense <c>WSAPOLLFD</c> array (entry 0 is the wake-up).</remarks>
+    protected override void ApplyInterest(in InterestChange change)
     {
-        int slot = SlotIndex(key);
-        if (slot >= _indexBySlot.Length)
+        if (change.IsAdd)
         {
-            int old = _indexBySlot.Length;
-            Array.Resize(ref _indexBySlot, Math.Max(slot + 1, old * 2));
-            Array.Fill(_indexBySlot, -1, old, _indexBySlot.Length - old);
-        }
+            if (_count == _capacity)
+            {
+                Grow();
+            }
 
-        if (_count == _capacity)
-        {
-            Grow();
-        }
-
-        int index = _count++;
-        _fds[index].Fd = handle;
-        _fds[index].Events = MaskFor(interest);
-        _fds[index].REvents = 0;
-        _keys[index] = key;
-        _indexBySlot[slot] = index;
-        SetConnecting(index, key, interest);
-    }
-
-    /// <inheritdoc/>
-    protected override void ModifyHandle(nint handle, nint key, IoEvents previous, IoEvents interest)
-    {
-        int index = IndexOf(key);
-        if (index < 0)
-        {
+            int added = _count++;
+            _fds[added].Fd = change.Handle;
+            _fds[added].Events = MaskFor(change.Interest);
+            _fds[added].REvents = 0;
+            _keys[added] = change.Key;
+            change.State = added;
+            SetConnecting(added, change.Connecting);
             return;
         }
 
-        _fds[index].Events = MaskFor(interest);
-        SetConnecting(index, key, interest);
-    }
-
-    /// <inheritdoc/>
-    protected override void UnregisterHandle(nint handle, nint key)
-    {
-        int index = IndexOf(key);
-        if (index < 0)
+        int index = (int)change.State;
+        if (!change.IsRemove)
         {
+            _fds[index].Events = MaskFor(change.Interest);
+            SetConnecting(index, change.Connecting);
             return;
         }
 
-        if (_connecting[index])
-        {
-            _connectingCount--;
-        }
+        SetConnecting(index, false);
 
         // Keep the array dense: the last entry takes the removed one's place.
         int last = --_count;
-        _indexBySlot[SlotIndex(key)] = -1;
         if (index != last)
         {
             _fds[index] = _fds[last];
             _keys[index] = _keys[last];
             _connecting[index] = _connecting[last];
-            _indexBySlot[SlotIndex(_keys[index])] = index;
+            SetBackendState(_keys[index], index);
         }
 
         _connecting[last] = false;
     }
 
     /// <inheritdoc/>
-    protected override void SignalWake() => _waker.Signal();
-
-    /// <inheritdoc/>
     protected override void Dispose(bool disposing)
     {
-        if (disposing)
-        {
-            _waker.Dispose();
-        }
-
         if (_fds != null)
         {
             NativeMemory.Free(_fds);
@@ -233,21 +196,8 @@ public sealed unsafe class WsaPollPoller : BasePoller
         return Interop.Ws2_32.getsockopt(socket, Interop.Ws2_32.SOL_SOCKET, Interop.Ws2_32.SO_ERROR, &error, &length) == 0 && error != 0;
     }
 
-    private int IndexOf(nint key)
+    private void SetConnecting(int index, bool connecting)
     {
-        int slot = SlotIndex(key);
-        if (slot >= _indexBySlot.Length)
-        {
-            return -1;
-        }
-
-        int index = _indexBySlot[slot];
-        return index >= 0 && _keys[index] == key ? index : -1;
-    }
-
-    private void SetConnecting(int index, nint key, IoEvents interest)
-    {
-        bool connecting = (interest & IoEvents.Write) != 0 && IsConnecting(key);
         if (connecting != _connecting[index])
         {
             _connecting[index] = connecting;
@@ -267,11 +217,5 @@ public sealed unsafe class WsaPollPoller : BasePoller
         Array.Resize(ref _readyKeys, capacity);
         Array.Resize(ref _readyEvents, capacity);
         _capacity = capacity;
-    }
-
-    private void DrainWake()
-    {
-        _waker.Drain();
-        AcknowledgeWake();
     }
 }

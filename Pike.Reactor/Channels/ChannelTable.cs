@@ -1,12 +1,15 @@
 using System;
 using System.Collections.Generic;
+using System.Net.Sockets;
 
 namespace Pike.Reactor;
 
 /// <summary>
-/// The channels a poller holds, addressed by registration keys. A key packs a slot index
-/// with the slot's generation, which changes every time the slot is freed: an event still in
-/// the kernel's batch for a channel closed meanwhile carries the old generation and finds no
+/// The one home of every registration's state: the channel, its handle, the key's generation,
+/// what the channel wants (connecting, a deferred write, dormant), what the backend was last
+/// told (applied interest), and one value the backend owns. A key packs a slot index with the
+/// slot's generation, which changes every time the slot is freed: an event still in the
+/// kernel's batch for a channel closed meanwhile carries the old generation and finds no
 /// channel, even when a new channel was given the same slot and the same descriptor number
 /// (docs/pitfalls.md 1; Netty's kqueue uses a unique id per registration the same way).
 /// </summary>
@@ -23,11 +26,12 @@ internal sealed class ChannelTable
 
     public int Count { get; private set; }
 
-    public static int SlotIndex(nint key) => (int)((long)key & IndexMask);
+    /// <summary>Slots ever handed out: every live slot index is below it.</summary>
+    public int HighWater => _used;
 
     public bool IsHandleHeld(nint handle) => _slotByHandle.ContainsKey(handle);
 
-    public nint Add(Transport channel, nint handle)
+    public nint Add(Transport channel, nint handle, long batch)
     {
         int index;
         if (_freeHead >= 0)
@@ -46,17 +50,21 @@ internal sealed class ChannelTable
         }
 
         ref Slot slot = ref _slots[index];
+        uint generation = slot.Generation;
+        slot = default;
         slot.Channel = channel;
         slot.Handle = handle;
+        slot.Generation = generation;
         slot.NextFree = -1;
+        slot.AddedInBatch = batch;
         _slotByHandle.Add(handle, index);
         Count++;
-        return MakeKey(index, slot.Generation);
+        return MakeKey(index, generation);
     }
 
     public void Remove(nint key)
     {
-        int index = SlotIndex(key);
+        int index = (int)((long)key & IndexMask);
         ref Slot slot = ref _slots[index];
         _slotByHandle.Remove(slot.Handle);
         slot.Channel = null;
@@ -85,6 +93,36 @@ internal sealed class ChannelTable
         return slot.Generation == (uint)(raw >> IndexBits) ? slot.Channel : null;
     }
 
+    /// <summary>The live slot of <paramref name="key"/>; throws when the registration has ended (a caller's bug).</summary>
+    public ref Slot Get(nint key)
+    {
+        if (Find(key) is null)
+        {
+            throw new InvalidOperationException("No channel is registered under this key.");
+        }
+
+        return ref _slots[(int)((long)key & IndexMask)];
+    }
+
+    /// <summary>The live slot that holds <paramref name="handle"/>, and its key; false when no channel holds it.</summary>
+    public bool TryFindByHandle(nint handle, out nint key)
+    {
+        if (_slotByHandle.TryGetValue(handle, out int index))
+        {
+            key = MakeKey(index, _slots[index].Generation);
+            return true;
+        }
+
+        key = -1;
+        return false;
+    }
+
+    /// <summary>The slot at <paramref name="index"/> (below <see cref="HighWater"/>), live or free.</summary>
+    public ref Slot At(int index) => ref _slots[index];
+
+    /// <summary>The key of the slot at <paramref name="index"/> as it is now.</summary>
+    public nint KeyAt(int index) => MakeKey(index, _slots[index].Generation);
+
     /// <summary>
     /// For a key whose registration has ended: the handle it was registered with, when no
     /// live registration holds that handle now (so removing it from the kernel set is safe).
@@ -102,7 +140,7 @@ internal sealed class ChannelTable
         return !_slotByHandle.ContainsKey(handle);
     }
 
-    /// <summary>Visits every live channel; the callback may not add or remove channels.</summary>
+    /// <summary>Copies every live channel into <paramref name="into"/>.</summary>
     public void CopyChannelsTo(List<Transport> into)
     {
         for (int i = 0; i < _used; i++)
@@ -116,11 +154,33 @@ internal sealed class ChannelTable
 
     private static nint MakeKey(int index, uint generation) => (nint)(((long)generation << IndexBits) | (uint)index);
 
-    private struct Slot
+    /// <summary>One registration. Wanted interest is derived from the flags; applied is what the backend was told.</summary>
+    internal struct Slot
     {
         public Transport? Channel;
         public nint Handle;
         public uint Generation;
         public int NextFree;
+
+        /// <summary>Connect started and not yet finished: watched for writing, checked through SO_ERROR.</summary>
+        public bool Connecting;
+
+        /// <summary>A write was deferred: one HandleWrite when writable (one-shot).</summary>
+        public bool WriteDeferred;
+
+        /// <summary>A stream socket that neither is connected, nor connects, nor listens: not watched (the kernel would report it hung up).</summary>
+        public bool Dormant;
+
+        /// <summary>A connect error learned before the connect check (at once from connect, or from the kernel's event).</summary>
+        public SocketError ConnectError;
+
+        public IoEvents Applied;
+        public bool AppliedConnecting;
+
+        /// <summary>The backend's own value for this registration (an index, a pointer); 0 until it sets one.</summary>
+        public nint BackendState;
+
+        /// <summary>The dispatch batch in which the channel was added; fileno-based reports of that batch are stale for it.</summary>
+        public long AddedInBatch;
     }
 }

@@ -16,6 +16,9 @@ public abstract class Listener : Transport
     {
     }
 
+    /// <summary>True once the socket listens; a listener's socket is watched for reading from then on.</summary>
+    internal bool IsListening { get; private set; }
+
     /// <summary>The local end the listener is bound to, once listening (with the port the system picked for port 0).</summary>
     public EndPoint? LocalEndPoint => Socket?.LocalEndPoint;
 
@@ -31,6 +34,7 @@ public abstract class Listener : Transport
         ArgumentNullException.ThrowIfNull(endpoint);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(backlog);
         ObjectDisposedException.ThrowIf(IsClosed, this);
+        Poller.ThrowIfForeignThread();
         if (Socket is { } existing)
         {
             if (!existing.IsBound)
@@ -40,7 +44,7 @@ public abstract class Listener : Transport
 
             existing.Listen(backlog);
             IsListening = true;
-            WakeFromDormancy();
+            Poller.EndDormancy(this);
             return;
         }
 
@@ -86,7 +90,7 @@ public abstract class Listener : Transport
     /// <summary>Accepts what is pending, up to <paramref name="limit"/> per readiness (the rest is reported again).</summary>
     internal void AcceptReady(int limit)
     {
-        nint key = Key;
+        nint key = RegistrationKey;
         Socket listening = Socket!;
         for (int i = 0; i < limit; i++)
         {
@@ -119,7 +123,7 @@ public abstract class Listener : Transport
             }
 
             // Ask the kernel rather than pay for an exception at the end of every batch.
-            if (Key != key || !listening.Poll(0, SelectMode.SelectRead))
+            if (RegistrationKey != key || !listening.Poll(0, SelectMode.SelectRead))
             {
                 return;
             }

@@ -47,29 +47,10 @@ public abstract class Transport : IDisposable
     /// <summary>True once <see cref="Close"/> has run.</summary>
     public bool IsClosed { get; private set; }
 
-    internal nint Key { get; set; } = -1;
+    /// <summary>The key of this transport's registration in its poller's table; -1 while not registered. The poller holds the rest.</summary>
+    internal nint RegistrationKey { get; private set; } = -1;
 
-    internal bool IsRegistered { get; set; }
-
-    internal IoEvents KernelInterest { get; set; }
-
-    internal bool WantWrite { get; set; }
-
-    internal bool IsConnecting { get; set; }
-
-    internal SocketError? PendingConnectError { get; set; }
-
-    /// <summary>Set by <see cref="Listener"/> once its socket listens.</summary>
-    internal bool IsListening { get; set; }
-
-    /// <summary>
-    /// A stream socket that neither is connected, nor connects, nor listens: the kernel reports it
-    /// as hung up at once, so it is not watched for reading until it does one of them.
-    /// </summary>
-    internal bool IsDormant { get; private set; }
-
-    internal IoEvents DesiredInterest =>
-        (_readingPaused || IsDormant ? IoEvents.None : IoEvents.Read) | (WantWrite || IsConnecting ? IoEvents.Write : IoEvents.None);
+    internal bool IsRegistered => RegistrationKey >= 0;
 
     /// <summary>Creates a socket and sets it (<see cref="SetSocket"/>).</summary>
     /// <exception cref="InvalidOperationException">The transport already has a socket.</exception>
@@ -101,6 +82,7 @@ public abstract class Transport : IDisposable
     {
         ArgumentNullException.ThrowIfNull(socket);
         ThrowIfClosed();
+        Poller.ThrowIfForeignThread();
         if (Socket is not null)
         {
             throw new InvalidOperationException("The transport already has a socket.");
@@ -113,7 +95,6 @@ public abstract class Transport : IDisposable
         nint handle = socket.SafeHandle.DangerousGetHandle();
         Socket = socket;
         Fileno = handle;
-        IsDormant = socket.SocketType == SocketType.Stream && !connected && !IsListening;
         try
         {
             Poller.AddChannel(this);
@@ -122,7 +103,6 @@ public abstract class Transport : IDisposable
         {
             Socket = null;
             Fileno = -1;
-            IsDormant = false;
             throw;
         }
 
@@ -141,12 +121,17 @@ public abstract class Transport : IDisposable
     {
         ArgumentNullException.ThrowIfNull(address);
         Socket socket = ActiveSocket();
-        Poller.ThrowIfForeignThread();
-        if (Connected || IsConnecting)
+        if (Connected || Poller.IsConnecting(this))
         {
             throw new InvalidOperationException(Connected ? "The transport is already connected." : "A connect is already in progress.");
         }
 
+        if (!IsRegistered)
+        {
+            throw new InvalidOperationException("The transport is not registered with its poller (DelChannel removed it); add it again before connecting.");
+        }
+
+        SocketError immediate = SocketError.Success;
         try
         {
             socket.Connect(address);
@@ -158,12 +143,10 @@ public abstract class Transport : IDisposable
         catch (SocketException error)
         {
             // A failure the kernel knew at once still reaches HandleError from the loop, like any other.
-            PendingConnectError = error.SocketErrorCode;
+            immediate = error.SocketErrorCode;
         }
 
-        IsConnecting = true;
-        IsDormant = false;
-        Poller.UpdateInterest(this);
+        Poller.BeginConnect(this, immediate);
     }
 
     /// <summary>
@@ -171,7 +154,7 @@ public abstract class Transport : IDisposable
     /// everything was sent a write is deferred: <see cref="HandleWrite"/> follows once it can take more.
     /// </summary>
     /// <exception cref="ObjectDisposedException">The transport is closed.</exception>
-    /// <exception cref="InvalidOperationException">The transport has no socket.</exception>
+    /// <exception cref="InvalidOperationException">The transport has no socket, or the poller's loop runs on another thread (nothing is sent).</exception>
     /// <exception cref="SocketException">The send failed.</exception>
     public int Send(ReadOnlySpan<byte> data)
     {
@@ -204,7 +187,7 @@ public abstract class Transport : IDisposable
     /// <summary>Reads what is there into <paramref name="buffer"/>. Returns the bytes read; 0 when it would block.</summary>
     /// <exception cref="EndOfStreamException">The peer closed its end.</exception>
     /// <exception cref="ObjectDisposedException">The transport is closed.</exception>
-    /// <exception cref="InvalidOperationException">The transport has no socket.</exception>
+    /// <exception cref="InvalidOperationException">The transport has no socket, or the poller's loop runs on another thread (nothing is read).</exception>
     /// <exception cref="SocketException">The receive failed (a reset, for example).</exception>
     public int Recv(Span<byte> buffer)
     {
@@ -271,8 +254,6 @@ public abstract class Transport : IDisposable
             Socket?.Dispose();
             Fileno = -1;
             Connected = false;
-            IsConnecting = false;
-            WantWrite = false;
         }
     }
 
@@ -322,11 +303,9 @@ public abstract class Transport : IDisposable
         ExceptionDispatchInfo.Throw(error);
     }
 
-    internal void WakeFromDormancy()
-    {
-        IsDormant = false;
-        Poller.UpdateInterest(this);
-    }
+    internal void AttachRegistration(nint key) => RegistrationKey = key;
+
+    internal void DetachRegistration() => RegistrationKey = -1;
 
     internal void MarkConnected(EndPoint remote)
     {
@@ -336,15 +315,17 @@ public abstract class Transport : IDisposable
 
     private void RequestWrite()
     {
-        if (IsRegistered && !WantWrite)
+        if (IsRegistered && !Poller.IsWriteDeferred(this))
         {
             Poller.DeferWrite(this);
         }
     }
 
+    /// <summary>The socket, for an operation that belongs to the loop thread: refused before it touches the socket when closed or called from another thread while the loop runs.</summary>
     private Socket ActiveSocket()
     {
         ThrowIfClosed();
+        Poller.ThrowIfForeignThread();
         return Socket ?? throw new InvalidOperationException("The transport has no socket; call CreateSocket or SetSocket first.");
     }
 

@@ -5,7 +5,6 @@ using System.Diagnostics;
 using System.IO;
 using System.Net;
 using System.Net.Sockets;
-using System.Runtime.ExceptionServices;
 using System.Threading;
 
 namespace Pike.Reactor;
@@ -17,13 +16,27 @@ namespace Pike.Reactor;
 /// thread, everything else belongs to the loop thread (or to any thread while no loop runs).
 /// </summary>
 /// <remarks>
-/// A backend supplies the kernel mechanism through the protected members: it adds, changes
-/// and removes registrations (<see cref="RegisterHandle"/>, <see cref="ModifyHandle"/>,
-/// <see cref="UnregisterHandle"/>), waits (<see cref="WaitForEvents"/>), reports what became
-/// ready by registration key (<see cref="DispatchEvents"/> calling <see cref="ProcessEvent"/>),
-/// and interrupts a wait from another thread (<see cref="SignalWake"/>). Its
-/// <see cref="Poll"/> is <c>PollCore(timeout)</c>. Everything else (channels and their keys,
-/// interest, dispatch and error routing, timers, posted work, wake-up coalescing) lives here.
+/// <para>
+/// There are two ways to write a poller. Pike's way: override <see cref="Poll"/>, find out
+/// what is ready however you like (<see cref="WatchedChannels"/> says what each channel wants
+/// watched, <see cref="WakeSocket"/> is a socket to include in the wait so that
+/// <see cref="Wake"/> can end it), and report the ready descriptors through
+/// <see cref="ProcessReadables"/> and <see cref="ProcessWritables"/>; docs/custom-poller.md
+/// has a complete one. The kernel backends' way: leave <see cref="Poll"/> alone and implement
+/// <see cref="ApplyInterest"/> (told of every interest change, with the socket, its
+/// registration key and the interest before and after), <see cref="WaitForEvents"/>,
+/// <see cref="DispatchEvents"/> (reporting readiness by key through <see cref="ProcessEvent(nint, IoEvents)"/>)
+/// and <see cref="SignalWake"/>.
+/// </para>
+/// <para>
+/// Either way the core does the rest: the channels and their registration state (one slot per
+/// channel: key and generation, connecting, deferred write, applied interest, the backend's
+/// own value), connect completion through <c>SO_ERROR</c>, one-shot write interest, accepting,
+/// error routing, timers, posted actions and wake-up coalescing. One iteration runs, in this
+/// order: the wait (bounded by the caller's timeout and the next timer; not blocking when an
+/// action is posted or a wake-up is pending), the dispatch of what is ready, the actions
+/// posted before the iteration's dispatch ended, and the timers due by then.
+/// </para>
 /// </remarks>
 public abstract class BasePoller : IDisposable
 {
@@ -37,17 +50,23 @@ public abstract class BasePoller : IDisposable
     private readonly TimerQueue _timers = new();
     private readonly ConcurrentQueue<Action> _posted = new();
     private readonly Lock _wakeGate = new();
+    private LoopbackWaker? _loopbackWaker;
 
     private int _ownerThread;   // managed id of the thread inside Loop or Poll; 0 when none
-    private bool _inPoll;
+    private bool _inIteration;
+    private bool _pollCalled;   // RunIteration is calling Poll; cleared once the wait is over
+    private bool _reportingFilenos;
+    private bool _inPollCall;   // RunIteration's call of Poll has not returned yet
+    private long _batch;        // advances once per iteration (or per fileno report outside one)
+    private long _waitUntil;    // the iteration's wait deadline (Stopwatch ticks; long.MaxValue: none)
     private volatile bool _disposed;
     private int _stopRequested;
     private int _sleeping;      // 1 while the loop thread is (about to be) blocked in the kernel
     private int _wakeRequested; // a Wake arrived since the last wait began
-    private int _wakeSignaled;  // the backend's wake-up was signaled and not yet drained
+    private int _wakeSignaled;  // the wake-up was signaled and not yet drained
     private long _wakeSignals;
 
-    /// <summary>The poller's name: "epoll", "poll", "kqueue", "iocp", "wsapoll" or "select".</summary>
+    /// <summary>The poller's name: "epoll", "poll", "kqueue", "iocp", "wsapoll", "select", or a custom poller's own.</summary>
     public abstract string Name { get; }
 
     /// <summary>How many channels this poller holds.</summary>
@@ -61,6 +80,22 @@ public abstract class BasePoller : IDisposable
 
     /// <summary>How many events one wait can return at most; when a wait fills it, the poller waits again without blocking.</summary>
     protected virtual int EventCapacity => int.MaxValue;
+
+    /// <summary>
+    /// Every channel this poller holds, with what it wants watched now: for a poller that
+    /// finds readiness its own way (<c>foreach</c>; allocates nothing).
+    /// </summary>
+    protected ChannelInterestEnumerator WatchedChannels => new(_channels);
+
+    /// <summary>
+    /// A socket that becomes readable when <see cref="Wake"/> (or <see cref="Post"/>,
+    /// <see cref="Stop"/>, a <see cref="CallLater"/> from another thread) needs the wait to end.
+    /// A poller that overrides <see cref="Poll"/> and blocks includes it in its wait for reading
+    /// and reports its handle through <see cref="ProcessReadables"/> like any other (or calls
+    /// <see cref="DrainWakeSocket"/>). Created on first use; unused by pollers that override
+    /// <see cref="SignalWake"/>.
+    /// </summary>
+    protected Socket WakeSocket => EnsureLoopbackWaker().Reader;
 
     /// <summary>Starts watching <paramref name="transport"/>'s socket. Called by <see cref="Transport.SetSocket"/>.</summary>
     /// <exception cref="ArgumentNullException"><paramref name="transport"/> is null.</exception>
@@ -81,7 +116,7 @@ public abstract class BasePoller : IDisposable
             throw new InvalidOperationException("The transport is already registered with this poller.");
         }
 
-        if (transport.Socket is null || transport.IsClosed)
+        if (transport.Socket is not { } socket || transport.IsClosed)
         {
             throw new InvalidOperationException("The transport has no open socket; call CreateSocket or SetSocket first.");
         }
@@ -92,28 +127,24 @@ public abstract class BasePoller : IDisposable
             throw new InvalidOperationException($"Socket handle {handle} is already registered by another transport.");
         }
 
-        IoEvents interest = transport.DesiredInterest;
-        nint key = _channels.Add(transport, handle);
+        nint key = _channels.Add(transport, handle, _batch);
+        ref ChannelTable.Slot slot = ref _channels.Get(key);
+        slot.Dormant = socket.SocketType == SocketType.Stream && !socket.Connected && transport is not Listener { IsListening: true };
+        transport.AttachRegistration(key);
         try
         {
-            if (interest != IoEvents.None)
-            {
-                RegisterHandle(handle, key, interest);
-            }
+            ApplyWantedInterest(key);
         }
         catch
         {
             // docs/pitfalls.md 6: a registration the kernel refused leaves no trace here.
+            transport.DetachRegistration();
             _channels.Remove(key);
             throw;
         }
-
-        transport.Key = key;
-        transport.KernelInterest = interest;
-        transport.IsRegistered = true;
     }
 
-    /// <summary>Stops watching <paramref name="transport"/>'s socket without closing it; <see cref="AddChannel"/> may add it again.</summary>
+    /// <summary>Stops watching <paramref name="transport"/>'s socket without closing it; <see cref="AddChannel"/> may add it again (a connect in progress is forgotten).</summary>
     /// <exception cref="ArgumentNullException"><paramref name="transport"/> is null.</exception>
     /// <exception cref="InvalidOperationException">This poller does not hold the transport.</exception>
     public virtual void DelChannel(Transport transport)
@@ -125,15 +156,20 @@ public abstract class BasePoller : IDisposable
         }
 
         ThrowIfForeignThread();
-        nint key = transport.Key;
-        IoEvents interest = transport.KernelInterest;
-        transport.IsRegistered = false;
-        transport.Key = -1;
-        transport.KernelInterest = IoEvents.None;
-        _channels.Remove(key);
-        if (interest != IoEvents.None && !_disposed)
+        nint key = transport.RegistrationKey;
+        ref ChannelTable.Slot slot = ref _channels.Get(key);
+        IoEvents applied = slot.Applied;
+        try
         {
-            UnregisterHandle(transport.Fileno, key);
+            if (applied != IoEvents.None && !_disposed)
+            {
+                ApplyInterest(new InterestChange(transport.Socket!, slot.Handle, key, applied, IoEvents.None, false, ref slot.BackendState));
+            }
+        }
+        finally
+        {
+            transport.DetachRegistration();
+            _channels.Remove(key);
         }
     }
 
@@ -142,7 +178,7 @@ public abstract class BasePoller : IDisposable
     /// <see cref="Transport.Send"/> calls it when the socket would block.
     /// </summary>
     /// <exception cref="ArgumentNullException"><paramref name="transport"/> is null.</exception>
-    /// <exception cref="InvalidOperationException">This poller does not hold the transport.</exception>
+    /// <exception cref="InvalidOperationException">This poller does not hold the transport, or the loop runs on another thread.</exception>
     public virtual void DeferWrite(Transport transport)
     {
         ArgumentNullException.ThrowIfNull(transport);
@@ -152,15 +188,21 @@ public abstract class BasePoller : IDisposable
         }
 
         ThrowIfForeignThread();
-        bool wanted = transport.WantWrite;
-        transport.WantWrite = true;
+        nint key = transport.RegistrationKey;
+        ref ChannelTable.Slot slot = ref _channels.Get(key);
+        if (slot.WriteDeferred)
+        {
+            return;
+        }
+
+        slot.WriteDeferred = true;
         try
         {
-            UpdateInterest(transport);
+            ApplyWantedInterest(key);
         }
         catch
         {
-            transport.WantWrite = wanted; // the kernel refused: ask again next time
+            _channels.Get(key).WriteDeferred = false; // the kernel refused: ask again next time
             throw;
         }
     }
@@ -168,7 +210,9 @@ public abstract class BasePoller : IDisposable
     /// <summary>
     /// Runs iterations until <paramref name="count"/> are done or <paramref name="timeout"/> has
     /// passed, or, with neither, until <see cref="Stop"/> or until nothing is registered,
-    /// scheduled or posted. <see cref="Stop"/> ends it after the current iteration.
+    /// scheduled or posted. <see cref="Stop"/> ends it after the current iteration. With nothing
+    /// registered, <c>Loop(timeout)</c> still waits the whole timeout (a timer or a posted
+    /// action may come).
     /// </summary>
     /// <exception cref="ObjectDisposedException">The poller is disposed.</exception>
     /// <exception cref="InvalidOperationException">Called from a handler, or while another thread runs the loop.</exception>
@@ -202,10 +246,8 @@ public abstract class BasePoller : IDisposable
                 }
 
                 // A stop requested before this Loop began (or from a handler) ends it without waiting.
-                TimeSpan wait = Volatile.Read(ref _stopRequested) != 0 ? TimeSpan.Zero
-                    : deadline == long.MaxValue ? Timeout.InfiniteTimeSpan
-                    : Stopwatch.GetElapsedTime(0, Math.Max(0, deadline - Stopwatch.GetTimestamp()));
-                Poll(wait);
+                long until = Volatile.Read(ref _stopRequested) != 0 ? 0 : deadline;
+                RunIteration(until);
                 done++;
                 if (Volatile.Read(ref _stopRequested) != 0 || Stopwatch.GetTimestamp() >= deadline)
                 {
@@ -223,10 +265,33 @@ public abstract class BasePoller : IDisposable
     /// <summary>
     /// One iteration: waits at most <paramref name="timeout"/> (<see cref="Timeout.InfiniteTimeSpan"/>
     /// allowed) for readiness, a due timer, a <see cref="Post"/> or a <see cref="Wake"/>; then
-    /// dispatches what is ready, runs posted actions and due timers. Backends implement it as
-    /// <c>PollCore(timeout)</c>.
+    /// dispatches what is ready, runs posted actions and due timers.
     /// </summary>
-    public abstract void Poll(TimeSpan timeout);
+    /// <remarks>
+    /// A poller written pike's way overrides this: <see cref="Loop"/> calls the override once
+    /// per iteration with the wait already bounded by the next timer (zero when an action is
+    /// posted or a wake-up pending), and runs posted actions and due timers after it returns.
+    /// The override waits at most <paramref name="timeout"/> and reports what is ready through
+    /// <see cref="ProcessReadables"/> and <see cref="ProcessWritables"/>. Called directly (not
+    /// through <see cref="Loop"/>), an override runs alone: use <c>Loop(count: 1)</c> for a full
+    /// iteration of such a poller.
+    /// </remarks>
+    /// <exception cref="ObjectDisposedException">The poller is disposed.</exception>
+    /// <exception cref="InvalidOperationException">Called from a handler, or while another thread runs the loop.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A negative timeout other than infinite.</exception>
+    public virtual void Poll(TimeSpan timeout)
+    {
+        if (_pollCalled && IsOwnerThread)
+        {
+            // Called by RunIteration, which bounded the wait already.
+            _pollCalled = false;
+            WaitAndDispatch();
+            return;
+        }
+
+        ValidateTimeout(timeout);
+        RunIteration(timeout == Timeout.InfiniteTimeSpan ? long.MaxValue : Stopwatch.GetTimestamp() + ToTicks(timeout));
+    }
 
     /// <summary>
     /// Ends the running <see cref="Loop"/> after its current iteration; when no Loop runs, the next
@@ -238,7 +303,12 @@ public abstract class BasePoller : IDisposable
         Wake();
     }
 
-    /// <summary>Runs <paramref name="action"/> on the loop thread, after earlier posted actions. Thread-safe.</summary>
+    /// <summary>
+    /// Runs <paramref name="action"/> on the loop thread, after earlier posted actions, in the
+    /// iteration after the current dispatch. An exception it throws propagates out of
+    /// <see cref="Loop"/> (or <see cref="Poll"/>); the actions after it run in the next
+    /// iteration. Thread-safe.
+    /// </summary>
     /// <exception cref="ArgumentNullException"><paramref name="action"/> is null.</exception>
     /// <exception cref="ObjectDisposedException">The poller is disposed.</exception>
     public void Post(Action action)
@@ -280,7 +350,12 @@ public abstract class BasePoller : IDisposable
         }
     }
 
-    /// <summary>Runs <paramref name="action"/> on the loop thread once <paramref name="delay"/> has passed; disposing the result cancels it. Thread-safe.</summary>
+    /// <summary>
+    /// Runs <paramref name="action"/> on the loop thread once <paramref name="delay"/> has passed;
+    /// disposing the result cancels it. Due timers run at the end of an iteration, in due
+    /// order; an exception one throws propagates out of <see cref="Loop"/> (or
+    /// <see cref="Poll"/>), and the timers still due run in the next iteration. Thread-safe.
+    /// </summary>
     /// <exception cref="ArgumentNullException"><paramref name="action"/> is null.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="delay"/> is negative.</exception>
     /// <exception cref="ObjectDisposedException">The poller is disposed.</exception>
@@ -334,6 +409,7 @@ public abstract class BasePoller : IDisposable
 
         _timers.Clear();
         _posted.Clear();
+        _loopbackWaker?.Dispose();
         Dispose(true);
         GC.SuppressFinalize(this);
     }
@@ -343,47 +419,58 @@ public abstract class BasePoller : IDisposable
 
     internal bool HasWork => _channels.Count > 0 || _timers.Count > 0 || !_posted.IsEmpty;
 
+    private bool IsOwnerThread => Volatile.Read(ref _ownerThread) == Environment.CurrentManagedThreadId;
+
+    internal static IoEvents WantedInterest(ref ChannelTable.Slot slot) =>
+        (slot.Dormant || slot.Channel!.ReadingPaused ? IoEvents.None : IoEvents.Read)
+        | (slot.WriteDeferred || slot.Connecting ? IoEvents.Write : IoEvents.None);
+
     /// <summary>Brings the kernel's interest for <paramref name="transport"/> in line with what it wants now.</summary>
     internal void UpdateInterest(Transport transport)
     {
-        if (!transport.IsRegistered || _disposed)
+        if (transport.IsRegistered && !_disposed)
         {
-            return;
+            ApplyWantedInterest(transport.RegistrationKey);
         }
+    }
 
-        IoEvents desired = transport.DesiredInterest;
-        IoEvents current = transport.KernelInterest;
-        if (desired == current)
-        {
-            return;
-        }
+    internal bool IsConnecting(Transport transport) => transport.IsRegistered && _channels.Get(transport.RegistrationKey).Connecting;
 
-        // docs/pitfalls.md 3: an empty mask is a removal, never an empty registration
-        // (Netty #16683: an empty epoll mask still reported EPOLLERR/EPOLLHUP forever).
-        transport.KernelInterest = desired;
+    internal bool IsWriteDeferred(Transport transport) => transport.IsRegistered && _channels.Get(transport.RegistrationKey).WriteDeferred;
+
+    /// <summary>Starts watching a registered transport's connect; <paramref name="immediateError"/> is what connect itself said (Success: in progress).</summary>
+    internal void BeginConnect(Transport transport, SocketError immediateError)
+    {
+        nint key = transport.RegistrationKey;
+        ref ChannelTable.Slot slot = ref _channels.Get(key);
+        bool dormant = slot.Dormant;
+        slot.Connecting = true;
+        slot.Dormant = false;
+        slot.ConnectError = immediateError;
         try
         {
-            if (current == IoEvents.None)
-            {
-                RegisterHandle(transport.Fileno, transport.Key, desired);
-            }
-            else if (desired == IoEvents.None)
-            {
-                UnregisterHandle(transport.Fileno, transport.Key);
-            }
-            else
-            {
-                ModifyHandle(transport.Fileno, transport.Key, current, desired);
-            }
+            ApplyWantedInterest(key);
         }
         catch
         {
-            transport.KernelInterest = current;
+            ref ChannelTable.Slot again = ref _channels.Get(key);
+            again.Connecting = false;
+            again.Dormant = dormant;
+            again.ConnectError = SocketError.Success;
             throw;
         }
     }
 
-    internal Transport? FindChannel(nint key) => _channels.Find(key);
+    /// <summary>A socket that was held unwatched (neither connected nor listening) now listens.</summary>
+    internal void EndDormancy(Transport transport)
+    {
+        if (transport.IsRegistered)
+        {
+            nint key = transport.RegistrationKey;
+            _channels.Get(key).Dormant = false;
+            ApplyWantedInterest(key);
+        }
+    }
 
     internal void ThrowIfForeignThread()
     {
@@ -394,32 +481,57 @@ public abstract class BasePoller : IDisposable
         }
     }
 
-    /// <summary>Dispatches the readable channels named by their registration keys (the original's process_readables).</summary>
-    protected void ProcessReadables(ReadOnlySpan<nint> readables)
-    {
-        foreach (nint key in readables)
-        {
-            ProcessEvent(key, IoEvents.Read);
-        }
-    }
+    /// <summary>
+    /// Dispatches the channels whose descriptors (<see cref="Transport.Fileno"/>) are readable:
+    /// the original's process_readables. The handle of <see cref="WakeSocket"/> may be among them.
+    /// </summary>
+    /// <remarks>
+    /// Descriptors no channel holds are skipped, and so is a descriptor that a channel
+    /// registered during the current iteration got (it may be the number of a channel closed
+    /// in this batch, whose readiness it must not inherit: docs/pitfalls.md 1). Through
+    /// <see cref="Loop"/> one iteration is one batch; called outside an iteration, each call is.
+    /// </remarks>
+    /// <exception cref="InvalidOperationException">Called from a handler, or while the loop runs on another thread.</exception>
+    protected void ProcessReadables(ReadOnlySpan<nint> readables) => ProcessFilenos(readables, IoEvents.Read);
 
-    /// <summary>Dispatches the writable channels named by their registration keys (the original's process_writables).</summary>
-    protected void ProcessWritables(ReadOnlySpan<nint> writables)
+    /// <summary>
+    /// Dispatches the channels whose descriptors are writable: the original's process_writables.
+    /// A connecting channel finishes connecting (<c>SO_ERROR</c>); one with a deferred write gets
+    /// its one <see cref="Transport.HandleWrite"/>; for others it is ignored.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Called from a handler, or while the loop runs on another thread.</exception>
+    protected void ProcessWritables(ReadOnlySpan<nint> writables) => ProcessFilenos(writables, IoEvents.Write);
+
+    /// <summary>What <paramref name="transport"/> wants watched now; <see cref="IoEvents.None"/> when this poller does not hold it.</summary>
+    protected ChannelInterest InterestOf(Transport transport)
     {
-        foreach (nint key in writables)
+        ArgumentNullException.ThrowIfNull(transport);
+        if (!ReferenceEquals(transport.Poller, this) || !transport.IsRegistered)
         {
-            ProcessEvent(key, IoEvents.Write);
+            return new ChannelInterest(transport, transport.Fileno, IoEvents.None, false);
         }
+
+        ref ChannelTable.Slot slot = ref _channels.Get(transport.RegistrationKey);
+        return new ChannelInterest(transport, slot.Handle, WantedInterest(ref slot), slot.Connecting);
     }
 
     /// <summary>
-    /// Dispatches one channel's readiness: a connecting channel first finishes connecting
-    /// (<c>SO_ERROR</c>), then a readable one reads (or accepts), then a writable one whose
-    /// write was deferred gets its one <see cref="Transport.HandleWrite"/>. Returns false when
-    /// no channel holds <paramref name="key"/> any more (closed meanwhile, maybe in this batch):
-    /// the event is dropped, and the backend may remove a stale kernel registration.
+    /// Dispatches one channel's readiness, named by its registration key: a connecting channel
+    /// first finishes connecting (<c>SO_ERROR</c>), then a readable one reads (or accepts), then
+    /// a writable one whose write was deferred gets its one <see cref="Transport.HandleWrite"/>.
+    /// Returns false when no channel holds <paramref name="key"/> any more (closed meanwhile,
+    /// maybe in this batch): the event is dropped, and the backend may remove a stale kernel
+    /// registration.
     /// </summary>
-    protected bool ProcessEvent(nint key, IoEvents ready)
+    protected bool ProcessEvent(nint key, IoEvents ready) => ProcessEvent(key, ready, SocketError.Success);
+
+    /// <summary>
+    /// As <see cref="ProcessEvent(nint, IoEvents)"/>, for a backend that learned a connect's
+    /// failure from the event itself (kqueue's <c>fflags</c>): <paramref name="connectError"/>
+    /// is the outcome the connect check uses before it asks <c>SO_ERROR</c>; ignored when the
+    /// channel is not connecting.
+    /// </summary>
+    protected bool ProcessEvent(nint key, IoEvents ready, SocketError connectError)
     {
         Transport? channel = _channels.Find(key);
         if (channel is null)
@@ -427,10 +539,16 @@ public abstract class BasePoller : IDisposable
             return false;
         }
 
-        if (channel.IsConnecting)
+        ref ChannelTable.Slot slot = ref _channels.Get(key);
+        if (slot.Connecting)
         {
-            FinishConnect(channel);
-            if (channel.Key != key || channel.IsConnecting || !channel.Connected)
+            if (connectError != SocketError.Success && slot.ConnectError == SocketError.Success)
+            {
+                slot.ConnectError = connectError;
+            }
+
+            FinishConnect(channel, key);
+            if (channel.RegistrationKey != key || IsConnecting(channel) || !channel.Connected)
             {
                 return true; // closed, still connecting, or failed (HandleError has heard of it)
             }
@@ -456,15 +574,16 @@ public abstract class BasePoller : IDisposable
                 }
             }
 
-            if (channel.Key != key)
+            if (channel.RegistrationKey != key)
             {
                 return true;
             }
         }
 
-        if ((ready & IoEvents.Write) != 0 && channel.WantWrite)
+        // Handlers may have added channels: the table may have moved, so the slot is looked up again.
+        if ((ready & IoEvents.Write) != 0 && _channels.Get(key).WriteDeferred)
         {
-            channel.WantWrite = false;
+            _channels.Get(key).WriteDeferred = false;
             try
             {
                 channel.HandleWrite();
@@ -488,15 +607,7 @@ public abstract class BasePoller : IDisposable
         return true;
     }
 
-    private void DropWriteInterestUnlessWanted(Transport channel, nint key)
-    {
-        if (channel.Key == key && !channel.WantWrite)
-        {
-            UpdateInterest(channel);
-        }
-    }
-
-    /// <summary>Calls <paramref name="channel"/>'s HandleError for <paramref name="error"/>; a backend uses it for a registration change the kernel refused late.</summary>
+    /// <summary>Calls the HandleError of the channel registered under <paramref name="key"/>; a backend uses it for a registration change the kernel refused late.</summary>
     protected void ReportChannelError(nint key, Exception error)
     {
         ArgumentNullException.ThrowIfNull(error);
@@ -513,120 +624,73 @@ public abstract class BasePoller : IDisposable
     /// </summary>
     protected bool TryGetStaleHandle(nint key, out nint handle) => _channels.TryGetStaleHandle(key, out handle);
 
-    /// <summary>The slot index packed into a registration key: small, dense, reused after removal; backends index their per-channel arrays with it.</summary>
-    protected static int SlotIndex(nint key) => ChannelTable.SlotIndex(key);
+    /// <summary>The backend's own value for the live registration <paramref name="key"/> (the one <see cref="InterestChange.State"/> holds); false when that registration has ended.</summary>
+    protected bool TryGetBackendState(nint key, out nint state)
+    {
+        if (_channels.Find(key) is null)
+        {
+            state = 0;
+            return false;
+        }
 
-    /// <summary>True while the channel with <paramref name="key"/> waits for its connect to finish.</summary>
-    protected bool IsConnecting(nint key) => _channels.Find(key)?.IsConnecting == true;
+        state = _channels.Get(key).BackendState;
+        return true;
+    }
+
+    /// <summary>Sets the backend's own value of another live registration (a dense array that moved its entry, for example).</summary>
+    /// <exception cref="InvalidOperationException">No channel is registered under <paramref name="key"/>.</exception>
+    protected void SetBackendState(nint key, nint state) => _channels.Get(key).BackendState = state;
 
     /// <summary>
-    /// The iteration every backend's <see cref="Poll"/> runs: guards against re-entry, works out
-    /// how long to wait (timers, pending posts and wake-ups), waits through
-    /// <see cref="WaitForEvents"/> (again with what remains after an interruption), dispatches
-    /// through <see cref="DispatchEvents"/> (waiting again without blocking while the buffer
-    /// comes back full), then runs posted actions and due timers.
+    /// Tells the kernel of an interest change: add the socket (<see cref="InterestChange.IsAdd"/>),
+    /// change what it is watched for, or remove it (<see cref="InterestChange.IsRemove"/>, called
+    /// before the socket closes). Throws when the kernel refuses; the core then keeps the
+    /// interest it had (and, for an add, the channel is not registered). A removal must not throw
+    /// for a handle the kernel dropped already. The default does nothing: a poller that
+    /// overrides <see cref="Poll"/> reads interest from <see cref="WatchedChannels"/> instead.
     /// </summary>
-    protected void PollCore(TimeSpan timeout)
+    protected virtual void ApplyInterest(in InterestChange change)
     {
-        ThrowIfDisposed();
-        if (timeout < TimeSpan.Zero && timeout != Timeout.InfiniteTimeSpan)
-        {
-            throw new ArgumentOutOfRangeException(nameof(timeout), timeout, "The timeout must not be negative (Timeout.InfiniteTimeSpan waits without limit).");
-        }
-
-        bool owns = EnterPoll();
-        try
-        {
-            long now = Stopwatch.GetTimestamp();
-            long waitUntil = timeout == Timeout.InfiniteTimeSpan ? long.MaxValue : now + ToTicks(timeout);
-            waitUntil = Math.Min(waitUntil, _timers.NextDue());
-
-            Interlocked.Exchange(ref _sleeping, 1);
-            // Stop() wakes through Wake(); a stop flag nobody consumed (no Loop running) must
-            // not turn every later Poll into a busy poll.
-            bool busy = Interlocked.Exchange(ref _wakeRequested, 0) != 0 || !_posted.IsEmpty;
-            int ready;
-            while (true)
-            {
-                ready = WaitForEvents(busy ? 0 : ToWaitMilliseconds(waitUntil, now));
-                if (ready >= 0)
-                {
-                    break;
-                }
-
-                // Interrupted (EINTR): wait only for what remains (docs/pitfalls.md 4).
-                now = Stopwatch.GetTimestamp();
-            }
-
-            Interlocked.Exchange(ref _wakeRequested, 0);
-            Interlocked.Exchange(ref _sleeping, 0);
-
-            DispatchEvents(ready);
-
-            // docs/pitfalls.md 9: a full buffer means more is waiting; take it now rather
-            // than spread a burst over iterations (libuv re-polls, Netty grows its array).
-            for (int i = 0; i < MaxRepolls && ready >= EventCapacity; i++)
-            {
-                GrowEventCapacity();
-                ready = WaitForEvents(0);
-                if (ready <= 0)
-                {
-                    break;
-                }
-
-                DispatchEvents(ready);
-            }
-
-            RunPosted();
-            RunDueTimers();
-        }
-        finally
-        {
-            Interlocked.Exchange(ref _sleeping, 0);
-            _inPoll = false;
-            if (owns)
-            {
-                Volatile.Write(ref _ownerThread, 0);
-            }
-        }
     }
 
     /// <summary>
     /// Blocks in the kernel for at most <paramref name="timeoutMilliseconds"/> (-1: no limit,
     /// 0: do not block). Returns how many events are ready for <see cref="DispatchEvents"/>,
-    /// or -1 when the wait was interrupted before anything happened.
+    /// or -1 when the wait was interrupted before anything happened. Kernel backends override
+    /// it; a poller written pike's way overrides <see cref="Poll"/> instead.
     /// </summary>
-    protected abstract int WaitForEvents(int timeoutMilliseconds);
+    protected virtual int WaitForEvents(int timeoutMilliseconds) =>
+        throw new InvalidOperationException($"{GetType().Name} overrides neither Poll nor WaitForEvents: a poller reports readiness one way or the other (see docs/custom-poller.md).");
 
     /// <summary>
     /// Dispatches the <paramref name="count"/> events the last wait returned: each channel's
-    /// through <see cref="ProcessEvent"/> (or the contract's ProcessReadables/ProcessWritables),
-    /// the wake-up by draining it and calling <see cref="AcknowledgeWake"/>.
+    /// through <see cref="ProcessEvent(nint, IoEvents)"/>, the wake-up by draining it and calling
+    /// <see cref="AcknowledgeWake"/>.
     /// </summary>
-    protected abstract void DispatchEvents(int count);
+    protected virtual void DispatchEvents(int count) =>
+        throw new InvalidOperationException($"{GetType().Name} overrides WaitForEvents but not DispatchEvents.");
 
     /// <summary>Makes room for more events per wait, after one came back full.</summary>
     protected virtual void GrowEventCapacity()
     {
     }
 
-    /// <summary>Adds <paramref name="handle"/> to the kernel set under <paramref name="key"/>, watching <paramref name="interest"/> (never None). Throws when the kernel refuses.</summary>
-    protected abstract void RegisterHandle(nint handle, nint key, IoEvents interest);
-
-    /// <summary>Changes what a registered handle is watched for, from <paramref name="previous"/> to <paramref name="interest"/> (neither is None).</summary>
-    protected abstract void ModifyHandle(nint handle, nint key, IoEvents previous, IoEvents interest);
-
-    /// <summary>Removes <paramref name="handle"/> from the kernel set; called before the socket is closed. Does not throw for a handle the kernel already dropped.</summary>
-    protected abstract void UnregisterHandle(nint handle, nint key);
-
     /// <summary>
     /// Makes the blocked wait return. Called from any thread, at most once until the backend
-    /// calls <see cref="AcknowledgeWake"/>, and never after the poller is disposed.
+    /// calls <see cref="AcknowledgeWake"/>, and never after the poller is disposed. The default
+    /// makes <see cref="WakeSocket"/> readable.
     /// </summary>
-    protected abstract void SignalWake();
+    protected virtual void SignalWake() => EnsureLoopbackWaker().Signal();
 
     /// <summary>The backend drained its wake-up signal: the next <see cref="Wake"/> signals again.</summary>
     protected void AcknowledgeWake() => Volatile.Write(ref _wakeSignaled, 0);
+
+    /// <summary>Empties <see cref="WakeSocket"/> and acknowledges the wake-up, for a backend that watches it itself.</summary>
+    protected void DrainWakeSocket()
+    {
+        _loopbackWaker?.Drain();
+        AcknowledgeWake();
+    }
 
     /// <summary>Releases the backend's kernel resources; channels are already closed.</summary>
     protected virtual void Dispose(bool disposing)
@@ -659,10 +723,49 @@ public abstract class BasePoller : IDisposable
         || (error is SocketException socketError && socketError.SocketErrorCode is
             SocketError.ConnectionReset or SocketError.ConnectionAborted or SocketError.NotConnected or SocketError.Shutdown);
 
-    private static void FinishConnect(Transport channel)
+    /// <summary>The one place that tells the backend of interest: compares what the slot wants with what was applied.</summary>
+    private void ApplyWantedInterest(nint key)
+    {
+        ref ChannelTable.Slot slot = ref _channels.Get(key);
+        IoEvents wanted = WantedInterest(ref slot);
+
+        // docs/pitfalls.md 3: an empty mask is a removal, never an empty registration
+        // (Netty #16683: an empty epoll mask still reported EPOLLERR/EPOLLHUP forever).
+        bool connecting = slot.Connecting && wanted != IoEvents.None;
+        IoEvents previous = slot.Applied;
+        bool wasConnecting = slot.AppliedConnecting;
+        if (wanted == previous && connecting == wasConnecting)
+        {
+            return;
+        }
+
+        slot.Applied = wanted;
+        slot.AppliedConnecting = connecting;
+        try
+        {
+            ApplyInterest(new InterestChange(slot.Channel!.Socket!, slot.Handle, key, previous, wanted, connecting, ref slot.BackendState));
+        }
+        catch
+        {
+            ref ChannelTable.Slot again = ref _channels.Get(key);
+            again.Applied = previous;
+            again.AppliedConnecting = wasConnecting;
+            throw;
+        }
+    }
+
+    private void DropWriteInterestUnlessWanted(Transport channel, nint key)
+    {
+        if (channel.RegistrationKey == key && !_channels.Get(key).WriteDeferred)
+        {
+            ApplyWantedInterest(key);
+        }
+    }
+
+    private void FinishConnect(Transport channel, nint key)
     {
         Socket socket = channel.Socket!;
-        SocketError error = channel.PendingConnectError ?? SocketError.Success;
+        SocketError error = _channels.Get(key).ConnectError;
         EndPoint? remote = null;
         try
         {
@@ -685,13 +788,14 @@ public abstract class BasePoller : IDisposable
             error = probeError.SocketErrorCode;
         }
 
-        channel.IsConnecting = false;
-        channel.PendingConnectError = null;
+        ref ChannelTable.Slot slot = ref _channels.Get(key);
+        slot.Connecting = false;
+        slot.ConnectError = SocketError.Success;
         if (error != SocketError.Success)
         {
             try
             {
-                channel.Poller.UpdateInterest(channel);
+                ApplyWantedInterest(key);
             }
             catch (NativeCallException)
             {
@@ -705,13 +809,163 @@ public abstract class BasePoller : IDisposable
         channel.MarkConnected(remote!);
         try
         {
-            channel.Poller.UpdateInterest(channel);
+            ApplyWantedInterest(key);
             channel.HandleConnect();
         }
         catch (Exception handlerError)
         {
             RouteError(channel, handlerError);
         }
+    }
+
+    private void ProcessFilenos(ReadOnlySpan<nint> filenos, IoEvents ready)
+    {
+        ThrowIfDisposed();
+        ThrowIfForeignThread();
+        if (_reportingFilenos || (_inIteration && !_inPollCall))
+        {
+            // A handler, a posted action or a timer called Poll: not re-entrant.
+            throw new InvalidOperationException("Poll and Loop are not re-entrant: they cannot be called from a handler.");
+        }
+
+        Interlocked.Exchange(ref _sleeping, 0); // the wait is over: a Wake from now on needs no signal
+        _pollCalled = false;
+        if (!_inIteration)
+        {
+            _batch++;
+        }
+
+        long batch = _batch;
+        nint wakeHandle = _loopbackWaker?.ReaderHandle ?? -1;
+        _reportingFilenos = true;
+        try
+        {
+            foreach (nint fileno in filenos)
+            {
+                if (fileno == wakeHandle)
+                {
+                    if (ready == IoEvents.Read)
+                    {
+                        DrainWakeSocket();
+                    }
+
+                    continue;
+                }
+
+                if (_channels.TryFindByHandle(fileno, out nint key) && _channels.Get(key).AddedInBatch != batch)
+                {
+                    ProcessEvent(key, ready);
+                }
+            }
+        }
+        finally
+        {
+            _reportingFilenos = false;
+        }
+    }
+
+    /// <summary>
+    /// One iteration: guards against re-entry, works out how long to wait (the deadline, timers,
+    /// pending posts and wake-ups), calls <see cref="Poll"/> (a kernel backend's wait and
+    /// dispatch, or a custom poller's override), then runs posted actions and due timers.
+    /// </summary>
+    private void RunIteration(long until)
+    {
+        ThrowIfDisposed();
+        bool owns = EnterIteration();
+        try
+        {
+            _batch++;
+            long now = Stopwatch.GetTimestamp();
+            long waitUntil = Math.Min(until, _timers.NextDue());
+
+            Interlocked.Exchange(ref _sleeping, 1);
+            // Stop() wakes through Wake(); a stop flag nobody consumed (no Loop running) must
+            // not turn every later Poll into a busy poll.
+            if (Interlocked.Exchange(ref _wakeRequested, 0) != 0 || !_posted.IsEmpty)
+            {
+                waitUntil = now;
+            }
+
+            _waitUntil = waitUntil;
+            int milliseconds = ToWaitMilliseconds(waitUntil, now);
+            _pollCalled = true;
+            _inPollCall = true;
+            Poll(milliseconds < 0 ? Timeout.InfiniteTimeSpan : TimeSpan.FromMilliseconds(milliseconds));
+            _inPollCall = false;
+            _pollCalled = false;
+            Interlocked.Exchange(ref _sleeping, 0);
+            Interlocked.Exchange(ref _wakeRequested, 0);
+
+            RunPosted();
+            RunDueTimers();
+        }
+        finally
+        {
+            Interlocked.Exchange(ref _sleeping, 0);
+            _pollCalled = false;
+            _inPollCall = false;
+            _inIteration = false;
+            if (owns)
+            {
+                Volatile.Write(ref _ownerThread, 0);
+            }
+        }
+    }
+
+    /// <summary>The kernel backends' iteration body: wait (again with what remains after an interruption), dispatch, and take more while the buffer comes back full.</summary>
+    private void WaitAndDispatch()
+    {
+        int ready;
+        while (true)
+        {
+            ready = WaitForEvents(ToWaitMilliseconds(_waitUntil, Stopwatch.GetTimestamp()));
+            if (ready >= 0)
+            {
+                break;
+            }
+
+            // Interrupted (EINTR): wait only for what remains (docs/pitfalls.md 4).
+        }
+
+        Interlocked.Exchange(ref _wakeRequested, 0);
+        Interlocked.Exchange(ref _sleeping, 0);
+
+        DispatchEvents(ready);
+
+        // docs/pitfalls.md 9: a full buffer means more is waiting; take it now rather
+        // than spread a burst over iterations (libuv re-polls, Netty grows its array).
+        for (int i = 0; i < MaxRepolls && ready >= EventCapacity; i++)
+        {
+            GrowEventCapacity();
+            ready = WaitForEvents(0);
+            if (ready <= 0)
+            {
+                break;
+            }
+
+            DispatchEvents(ready);
+        }
+    }
+
+    private LoopbackWaker EnsureLoopbackWaker()
+    {
+        LoopbackWaker? waker = Volatile.Read(ref _loopbackWaker);
+        if (waker is not null)
+        {
+            return waker;
+        }
+
+        ThrowIfDisposed();
+        var created = new LoopbackWaker();
+        waker = Interlocked.CompareExchange(ref _loopbackWaker, created, null);
+        if (waker is not null)
+        {
+            created.Dispose();
+            return waker;
+        }
+
+        return created;
     }
 
     private void RunPosted()
@@ -736,7 +990,7 @@ public abstract class BasePoller : IDisposable
         }
     }
 
-    private bool EnterPoll()
+    private bool EnterIteration()
     {
         int me = Environment.CurrentManagedThreadId;
         int owner = Interlocked.CompareExchange(ref _ownerThread, me, 0);
@@ -745,12 +999,17 @@ public abstract class BasePoller : IDisposable
             throw new InvalidOperationException("Another thread is running this poller's loop; Poll and Loop are not re-entrant.");
         }
 
-        if (_inPoll)
+        if (_inIteration || _reportingFilenos)
         {
+            if (owner == 0)
+            {
+                Volatile.Write(ref _ownerThread, 0);
+            }
+
             throw new InvalidOperationException("Poll and Loop are not re-entrant: they cannot be called from a handler.");
         }
 
-        _inPoll = true;
+        _inIteration = true;
         return owner == 0;
     }
 
@@ -766,6 +1025,14 @@ public abstract class BasePoller : IDisposable
         if (owner != 0)
         {
             throw new InvalidOperationException($"Another thread is running this poller's loop; {what} is not re-entrant.");
+        }
+    }
+
+    private static void ValidateTimeout(TimeSpan timeout)
+    {
+        if (timeout < TimeSpan.Zero && timeout != Timeout.InfiniteTimeSpan)
+        {
+            throw new ArgumentOutOfRangeException(nameof(timeout), timeout, "The timeout must not be negative (Timeout.InfiniteTimeSpan waits without limit).");
         }
     }
 

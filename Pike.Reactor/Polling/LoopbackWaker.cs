@@ -5,7 +5,7 @@ using System.Net.Sockets;
 namespace Pike.Reactor;
 
 /// <summary>
-/// The wake-up of pollers that can only watch sockets (select, WSAPoll): a connected loopback
+/// The wake-up of pollers that can only watch sockets (select, WSAPoll, and pollers written pike's way): a connected loopback
 /// TCP pair; the loop watches <see cref="Reader"/>, any thread writes a byte to the other end.
 /// </summary>
 internal sealed class LoopbackWaker : IDisposable
@@ -25,6 +25,7 @@ internal sealed class LoopbackWaker : IDisposable
             _writer.Connect(listener.LocalEndPoint!);
             Reader = listener.Accept();
             Reader.Blocking = false;
+            ReaderHandle = Reader.SafeHandle.DangerousGetHandle();
             _writer.Blocking = false;
             _writer.NoDelay = true;
         }
@@ -37,6 +38,9 @@ internal sealed class LoopbackWaker : IDisposable
 
     /// <summary>The end the loop watches for reading.</summary>
     public Socket Reader { get; }
+
+    /// <summary>The handle of <see cref="Reader"/>, as a poller reports it.</summary>
+    public nint ReaderHandle { get; }
 
     /// <summary>Makes <see cref="Reader"/> readable. Any thread.</summary>
     public void Signal() => _writer.Send(stackalloc byte[1] { 1 }, SocketFlags.None, out _);

@@ -6,25 +6,30 @@ namespace Pike.Reactor;
 
 /// <summary>
 /// The portable fallback: <see cref="Socket.Select(System.Collections.IList, System.Collections.IList, System.Collections.IList, int)"/>
-/// over every registered socket, woken through a loopback socket pair. Each wait costs time
-/// in proportion to the number of registered sockets; prefer the OS's own poller.
+/// over every registered socket, woken through the core's loopback <see cref="BasePoller.WakeSocket"/>.
+/// Each wait costs time in proportion to the number of registered sockets; prefer the OS's own poller.
 /// </summary>
+/// <remarks>
+/// The watched sockets sit in dense arrays (an entry's index is the registration's backend
+/// state); the wait builds select's lists from them and maps the answers back by reference.
+/// </remarks>
 public sealed class SelectPoller : BasePoller
 {
-    private readonly Dictionary<nint, Entry> _entries = new();
-    private readonly Dictionary<Socket, nint> _keyBySocket = new(ReferenceEqualityComparer.Instance);
     private readonly List<Socket> _checkRead = new();
     private readonly List<Socket> _checkWrite = new();
     private readonly List<Socket> _checkError = new();
-    private readonly Dictionary<nint, IoEvents> _ready = new();
-    private readonly List<nint> _readyOrder = new();
-    private readonly LoopbackWaker _waker = new();
+    private readonly Dictionary<Socket, int> _indexBySocket = new(ReferenceEqualityComparer.Instance);
+    private Socket[] _sockets = new Socket[16];
+    private nint[] _keys = new nint[16];
+    private IoEvents[] _interest = new IoEvents[16];
+    private IoEvents[] _ready = new IoEvents[16];
+    private nint[] _readyKeys = new nint[16];
+    private IoEvents[] _readyEvents = new IoEvents[16];
+    private int _count;
+    private bool _wakeReady;
 
     /// <inheritdoc/>
     public override string Name => "select";
-
-    /// <inheritdoc/>
-    public override void Poll(TimeSpan timeout) => PollCore(timeout);
 
     /// <inheritdoc/>
     protected override int WaitForEvents(int timeoutMilliseconds)
@@ -32,108 +37,133 @@ public sealed class SelectPoller : BasePoller
         _checkRead.Clear();
         _checkWrite.Clear();
         _checkError.Clear();
-        _checkRead.Add(_waker.Reader);
-        foreach (KeyValuePair<nint, Entry> pair in _entries)
+        _checkRead.Add(WakeSocket);
+        for (int i = 0; i < _count; i++)
         {
-            Entry entry = pair.Value;
-            if ((entry.Interest & IoEvents.Read) != 0)
+            if ((_interest[i] & IoEvents.Read) != 0)
             {
-                _checkRead.Add(entry.Socket);
+                _checkRead.Add(_sockets[i]);
             }
 
-            if ((entry.Interest & IoEvents.Write) != 0)
+            if ((_interest[i] & IoEvents.Write) != 0)
             {
-                _checkWrite.Add(entry.Socket);
+                _checkWrite.Add(_sockets[i]);
 
                 // Windows reports a failed connect in the exception set, not as writable.
-                _checkError.Add(entry.Socket);
+                _checkError.Add(_sockets[i]);
             }
         }
 
         int microseconds = timeoutMilliseconds < 0 ? -1 : (int)Math.Min((long)timeoutMilliseconds * 1000, int.MaxValue);
         Socket.Select(_checkRead, _checkWrite, _checkError.Count > 0 ? _checkError : null, microseconds);
 
-        _ready.Clear();
-        _readyOrder.Clear();
-        Collect(_checkRead, IoEvents.Read);
-        Collect(_checkWrite, IoEvents.Write);
-        Collect(_checkError, IoEvents.Read | IoEvents.Write);
-        return _readyOrder.Count;
+        // Copied out by key before dispatch: handlers add and remove sockets, which moves entries.
+        _wakeReady = false;
+        Mark(_checkRead, IoEvents.Read);
+        Mark(_checkWrite, IoEvents.Write);
+        Mark(_checkError, IoEvents.Read | IoEvents.Write);
+        int found = 0;
+        for (int i = 0; i < _count; i++)
+        {
+            if (_ready[i] != IoEvents.None)
+            {
+                _readyKeys[found] = _keys[i];
+                _readyEvents[found] = _ready[i];
+                _ready[i] = IoEvents.None;
+                found++;
+            }
+        }
+
+        return found + (_wakeReady ? 1 : 0);
     }
 
     /// <inheritdoc/>
     protected override void DispatchEvents(int count)
     {
+        if (_wakeReady)
+        {
+            DrainWakeSocket();
+            count--;
+        }
+
         for (int i = 0; i < count; i++)
         {
-            nint key = _readyOrder[i];
-            if (key == WakeKey)
+            ProcessEvent(_readyKeys[i], _readyEvents[i]);
+        }
+    }
+
+    /// <inheritdoc/>
+    protected override void ApplyInterest(in InterestChange change)
+    {
+        if (change.IsAdd)
+        {
+            if (_count == _sockets.Length)
             {
-                _waker.Drain();
-                AcknowledgeWake();
-                continue;
+                int length = _count * 2;
+                Array.Resize(ref _sockets, length);
+                Array.Resize(ref _keys, length);
+                Array.Resize(ref _interest, length);
+                Array.Resize(ref _ready, length);
+                Array.Resize(ref _readyKeys, length);
+                Array.Resize(ref _readyEvents, length);
             }
 
-            ProcessEvent(key, _ready[key]);
+            int index = _count++;
+            _sockets[index] = change.Socket;
+            _keys[index] = change.Key;
+            _interest[index] = change.Interest;
+            _indexBySocket.Add(change.Socket, index);
+            change.State = index;
+            return;
         }
-    }
 
-    /// <inheritdoc/>
-    protected override void RegisterHandle(nint handle, nint key, IoEvents interest)
-    {
-        Socket socket = FindChannel(key)?.Socket ?? throw new InvalidOperationException("No transport holds this key.");
-        _entries.Add(key, new Entry(socket, interest));
-        _keyBySocket.Add(socket, key);
-    }
-
-    /// <inheritdoc/>
-    protected override void ModifyHandle(nint handle, nint key, IoEvents previous, IoEvents interest)
-    {
-        Entry entry = _entries[key];
-        _entries[key] = entry with { Interest = interest };
-    }
-
-    /// <inheritdoc/>
-    protected override void UnregisterHandle(nint handle, nint key)
-    {
-        if (_entries.Remove(key, out Entry entry))
+        int at = (int)change.State;
+        if (!change.IsRemove)
         {
-            _keyBySocket.Remove(entry.Socket);
+            _interest[at] = change.Interest;
+            return;
         }
-    }
 
-    /// <inheritdoc/>
-    protected override void SignalWake() => _waker.Signal();
+        // Keep the arrays dense: the last entry takes the removed one's place.
+        _indexBySocket.Remove(_sockets[at]);
+        int last = --_count;
+        if (at != last)
+        {
+            _sockets[at] = _sockets[last];
+            _keys[at] = _keys[last];
+            _interest[at] = _interest[last];
+            _indexBySocket[_sockets[at]] = at;
+            SetBackendState(_keys[at], at);
+        }
+
+        _sockets[last] = null!;
+    }
 
     /// <inheritdoc/>
     protected override void Dispose(bool disposing)
     {
         if (disposing)
         {
-            _waker.Dispose();
-            _entries.Clear();
-            _keyBySocket.Clear();
+            _indexBySocket.Clear();
+            Array.Clear(_sockets);
+            _count = 0;
         }
 
         base.Dispose(disposing);
     }
 
-    private void Collect(List<Socket> sockets, IoEvents events)
+    private void Mark(List<Socket> sockets, IoEvents events)
     {
         foreach (Socket socket in sockets)
         {
-            nint key = ReferenceEquals(socket, _waker.Reader) ? (nint)WakeKey : _keyBySocket[socket];
-            if (_ready.TryGetValue(key, out IoEvents already))
+            if (_indexBySocket.TryGetValue(socket, out int index))
             {
-                _ready[key] = already | events;
+                _ready[index] |= events;
             }
-            else
+            else if (ReferenceEquals(socket, WakeSocket))
             {
-                _ready.Add(key, events);
-                _readyOrder.Add(key);
+                _wakeReady = true;
             }
         }
     }
-
-    private readonly record struct Entry(Socket Socket, IoEvents Interest);
 }
