@@ -1,14 +1,10 @@
 using System;
 using System.Collections.Generic;
 using System.Net.Sockets;
-using System.Threading;
 
 namespace Pike.Reactor.Tests;
 
-/// <summary>
-/// A poller written the way pike documents it: it overrides Poll only, finds readiness with
-/// Socket.Select, and reports the ready descriptors through ProcessReadables/ProcessWritables.
-/// </summary>
+// Pike's way: override Poll, find readiness (here Socket.Select), report it by descriptor.
 public sealed class PikeSelectPoller : BasePoller
 {
     private readonly List<Socket> _read = new();
@@ -39,7 +35,7 @@ public sealed class PikeSelectPoller : BasePoller
             }
         }
 
-        int microseconds = timeout == Timeout.InfiniteTimeSpan ? -1 : (int)Math.Min(timeout.Ticks / 10, int.MaxValue);
+        int microseconds = timeout == System.Threading.Timeout.InfiniteTimeSpan ? -1 : (int)Math.Min(timeout.Ticks / 10, int.MaxValue);
         Socket.Select(_read, _write, _failed.Count > 0 ? _failed : null, microseconds);
         ProcessReadables(Filenos(_read));
         ProcessWritables(Filenos(_write));

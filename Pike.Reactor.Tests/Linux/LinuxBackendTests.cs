@@ -101,7 +101,7 @@ public class LinuxBackendTests
     [Fact]
     public unsafe void An_eventfd_at_its_limit_is_drained_and_signaled_again()
     {
-        // shared/PITFALLS.md 7 (mio waker/eventfd.rs): a write that would overflow the counter
+        // docs/pitfalls.md 7 (mio waker/eventfd.rs): a write that would overflow the counter
         // fails with EAGAIN; the waker empties it and writes again, leaving exactly one signal.
         using var waker = new EventFdWaker();
         ulong nearMax = 0xFFFF_FFFF_FFFF_FFFEul;

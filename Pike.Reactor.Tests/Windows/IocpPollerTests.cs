@@ -16,7 +16,7 @@ public class IocpPollerTests
     [Fact]
     public void Afd_events_never_ask_for_connect()
     {
-        // PITFALLS 14, wepoll 8b7b340: AFD_POLL_CONNECT kept connected sockets writable forever.
+        // docs/pitfalls.md 14, wepoll 8b7b340: AFD_POLL_CONNECT kept connected sockets writable forever.
         foreach (IoEvents interest in new[] { IoEvents.Read, IoEvents.Write, IoEvents.Read | IoEvents.Write })
         {
             uint events = IocpPoller.AfdEventsFor(interest);
@@ -42,7 +42,7 @@ public class IocpPollerTests
     [Fact]
     public unsafe void Base_handle_lookup_falls_back_in_order()
     {
-        // PITFALLS 15, mio #1314: an LSP may refuse SIO_BASE_HANDLE; the SIO_BSP_HANDLE_* codes
+        // docs/pitfalls.md 15, mio #1314: an LSP may refuse SIO_BASE_HANDLE; the SIO_BSP_HANDLE_* codes
         // follow. No LSP can be installed here, so a stand-in refuses the codes a test names
         // and passes the others to the real WSAIoctl.
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
@@ -73,7 +73,7 @@ public class IocpPollerTests
     [Fact]
     public void Connected_idle_socket_is_not_reported_writable()
     {
-        // PITFALLS 14: once connected and without a deferred write, waits stay quiet.
+        // docs/pitfalls.md 14: once connected and without a deferred write, waits stay quiet.
         using var p = new IocpPoller();
         var server = new EchoServer(p);
         server.Listen(new IPEndPoint(IPAddress.Loopback, 0));
@@ -96,7 +96,7 @@ public class IocpPollerTests
     [Fact]
     public void Socket_closed_behind_the_pollers_back_is_dropped()
     {
-        // PITFALLS 16, wepoll test-auto-drop-on-close: AFD_POLL_LOCAL_CLOSE ends the registration.
+        // docs/pitfalls.md 16, wepoll test-auto-drop-on-close: AFD_POLL_LOCAL_CLOSE ends the registration.
         using var p = new IocpPoller();
         var server = new EchoServer(p);
         server.Listen(new IPEndPoint(IPAddress.Loopback, 0));
@@ -116,7 +116,7 @@ public class IocpPollerTests
     [Fact]
     public void Interest_changes_cancel_and_rearm_one_poll_per_socket()
     {
-        // PITFALLS 16: a pending poll is cancelled and resubmitted, never doubled.
+        // docs/pitfalls.md 16: a pending poll is cancelled and resubmitted, never doubled.
         using var p = new IocpPoller();
         var server = new EchoServer(p);
         server.Listen(new IPEndPoint(IPAddress.Loopback, 0));

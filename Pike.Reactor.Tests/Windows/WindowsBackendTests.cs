@@ -14,7 +14,7 @@ public class WindowsBackendTests
     [MemberData(nameof(WindowsTestSupport.NativePollers), MemberType = typeof(WindowsTestSupport))]
     public void Refused_connect_reaches_HandleError(string poller)
     {
-        // PITFALLS 14 (AFD_POLL_CONNECT_FAIL must produce an event) and 17 (WSAPoll may stay
+        // docs/pitfalls.md 14 (AFD_POLL_CONNECT_FAIL must produce an event) and 17 (WSAPoll may stay
         // silent about a failed connect; the backend checks SO_ERROR itself).
         using BasePoller p = PollerFactory.Create(poller);
         var client = new RecordingClient(p);
@@ -32,7 +32,7 @@ public class WindowsBackendTests
     [MemberData(nameof(WindowsTestSupport.NativePollers), MemberType = typeof(WindowsTestSupport))]
     public void Reset_by_peer_closes_the_channel(string poller)
     {
-        // PITFALLS 14: an abort closes both directions; it must reach the channel as a close.
+        // docs/pitfalls.md 14: an abort closes both directions; it must reach the channel as a close.
         using BasePoller p = PollerFactory.Create(poller);
         using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));

@@ -8,8 +8,8 @@ namespace Pike.Reactor;
 
 /// <summary>
 /// Creates pollers by name or picks the best one for this OS: epoll, poll, select on Linux;
-/// kqueue, select on macOS and the BSDs; iocp, wsapoll, select on Windows. The environment
-/// variable <c>PIKE_REACTOR_POLLER</c> names one instead.
+/// kqueue, select on macOS and the BSDs; iocp, wsapoll, select on Windows; select elsewhere.
+/// The environment variable <c>PIKE_REACTOR_POLLER</c> names one instead.
 /// </summary>
 /// <remarks>
 /// The platform assemblies (Pike.Reactor.Linux, .BSD, .Windows) are found at run time by
@@ -28,8 +28,30 @@ public static class PollerFactory
     private const string WindowsProvider = "Pike.Reactor.Windows.WindowsPollerProvider";
     private const string WindowsAssembly = "Pike.Reactor.Windows";
 
-    private static readonly string[] KnownNames = ["epoll", "poll", "kqueue", "iocp", "wsapoll", "select"];
+    /// <summary>
+    /// Every poller the factory knows, in order of preference within each OS family: its name,
+    /// the assembly and provider type that make it, and the OS family it runs on. select (in
+    /// this assembly) runs everywhere and comes last.
+    /// </summary>
+    private static readonly PollerEntry[] Registry =
+    [
+        new("epoll", LinuxAssembly, LinuxProvider, OsFamily.Linux),
+        new("poll", LinuxAssembly, LinuxProvider, OsFamily.Linux),
+        new("kqueue", BsdAssembly, BsdProvider, OsFamily.Bsd),
+        new("iocp", WindowsAssembly, WindowsProvider, OsFamily.Windows),
+        new("wsapoll", WindowsAssembly, WindowsProvider, OsFamily.Windows),
+        new("select", null, null, OsFamily.Any),
+    ];
+
     private static readonly Lazy<BasePoller> DefaultPoller = new(() => Create(), LazyThreadSafetyMode.ExecutionAndPublication);
+
+    private enum OsFamily
+    {
+        Any,
+        Linux,
+        Bsd,
+        Windows,
+    }
 
     /// <summary>The global poller that transports created without one use (pike's module-level <c>loop</c> runs it).</summary>
     public static BasePoller Default => DefaultPoller.Value;
@@ -44,11 +66,12 @@ public static class PollerFactory
             return Create(named.Trim());
         }
 
-        foreach (string name in PreferenceOrder())
+        // Each candidate is constructed once: the first that constructs is the answer.
+        foreach (PollerEntry entry in Registry)
         {
-            if (Probe(name).Available)
+            if (entry.Family != OsFamily.Any && entry.Family == HostFamily && TryCreate(entry) is { } poller)
             {
-                return Create(name);
+                return poller;
             }
         }
 
@@ -61,86 +84,90 @@ public static class PollerFactory
     public static BasePoller Create(string name)
     {
         ArgumentNullException.ThrowIfNull(name);
-        string key = name.ToLowerInvariant();
-        if (key == "select")
+        PollerEntry entry = Find(name)
+            ?? throw new PollerUnavailableException($"No poller is called '{name}'; the known names are {string.Join(", ", Array.ConvertAll(Registry, e => e.Name))}.");
+        if (entry.Assembly is null)
         {
             return new SelectPoller();
         }
 
-        if (Array.IndexOf(KnownNames, key) < 0)
-        {
-            throw new PollerUnavailableException($"No poller is called '{name}'; the known names are {string.Join(", ", KnownNames)}.");
-        }
-
-        PollerProvider provider = FindProvider(key, out string? reason)
-            ?? throw new PollerUnavailableException($"The {key} poller is unavailable: {reason}");
-        return provider.Create(key);
+        PollerProvider provider = LoadProvider(entry, out string? reason)
+            ?? throw new PollerUnavailableException($"The {entry.Name} poller is unavailable: {reason}");
+        return provider.Create(entry.Name);
     }
 
-    /// <summary>Every known poller, in this OS's order of preference, with whether it can run here and why not.</summary>
+    /// <summary>Every known poller, in this OS's order of preference (the others after), with whether it can run here and why not.</summary>
     public static IReadOnlyList<PollerAvailability> Probe()
     {
-        var result = new List<PollerAvailability>(KnownNames.Length);
-        foreach (string name in PreferenceOrder())
+        var result = new List<PollerAvailability>(Registry.Length);
+        foreach (PollerEntry entry in Registry)
         {
-            result.Add(Probe(name));
+            if (entry.Family == HostFamily)
+            {
+                result.Add(Probe(entry));
+            }
         }
 
-        foreach (string name in KnownNames)
+        result.Add(Probe(Registry[^1]));
+        foreach (PollerEntry entry in Registry)
         {
-            if (!result.Exists(a => a.Name == name))
+            if (entry.Family != HostFamily && entry.Family != OsFamily.Any)
             {
-                result.Add(Probe(name));
+                result.Add(Probe(entry));
             }
         }
 
         return result;
     }
 
-    private static PollerAvailability Probe(string name)
+    private static OsFamily HostFamily =>
+        OperatingSystem.IsLinux() ? OsFamily.Linux
+        : OperatingSystem.IsWindows() ? OsFamily.Windows
+        : OperatingSystem.IsMacOS() || OperatingSystem.IsFreeBSD() || OperatingSystem.IsIOS() || OperatingSystem.IsTvOS()
+            || RuntimeInformation.IsOSPlatform(OSPlatform.Create("OPENBSD")) || RuntimeInformation.IsOSPlatform(OSPlatform.Create("NETBSD")) ? OsFamily.Bsd
+        : OsFamily.Any;
+
+    private static PollerEntry? Find(string name)
     {
-        if (name == "select")
+        foreach (PollerEntry entry in Registry)
         {
-            return new PollerAvailability(name, true, null);
+            if (string.Equals(entry.Name, name, StringComparison.OrdinalIgnoreCase))
+            {
+                return entry;
+            }
         }
 
-        PollerProvider? provider = FindProvider(name, out string? reason);
-        return provider is null ? new PollerAvailability(name, false, reason) : provider.Probe(name);
+        return null;
     }
 
-    private static string[] PreferenceOrder()
+    private static BasePoller? TryCreate(PollerEntry entry)
     {
-        if (OperatingSystem.IsLinux())
+        try
         {
-            return ["epoll", "poll", "select"];
+            return LoadProvider(entry, out _)?.Create(entry.Name);
         }
-
-        if (OperatingSystem.IsWindows())
+        catch (Exception error) when (error is PollerUnavailableException or NativeCallException or DllNotFoundException or EntryPointNotFoundException)
         {
-            return ["iocp", "wsapoll", "select"];
+            return null; // the next in the order
         }
-
-        if (OperatingSystem.IsMacOS() || OperatingSystem.IsFreeBSD() || OperatingSystem.IsIOS() || OperatingSystem.IsTvOS()
-            || RuntimeInformation.IsOSPlatform(OSPlatform.Create("OPENBSD")) || RuntimeInformation.IsOSPlatform(OSPlatform.Create("NETBSD")))
-        {
-            return ["kqueue", "poll", "select"];
-        }
-
-        return ["poll", "select"];
     }
 
-    private static PollerProvider? FindProvider(string name, out string? reason)
+    private static PollerAvailability Probe(PollerEntry entry)
     {
-        (string typeName, string assembly) = name switch
+        if (entry.Assembly is null)
         {
-            "epoll" or "poll" => (LinuxProvider, LinuxAssembly),
-            "kqueue" => (BsdProvider, BsdAssembly),
-            _ => (WindowsProvider, WindowsAssembly),
-        };
+            return new PollerAvailability(entry.Name, true, null);
+        }
 
-        PollerProvider? provider = LoadProvider(typeName, assembly);
+        PollerProvider? provider = LoadProvider(entry, out string? reason);
+        return provider is null ? new PollerAvailability(entry.Name, false, reason) : provider.Probe(entry.Name);
+    }
+
+    private static PollerProvider? LoadProvider(PollerEntry entry, out string? reason)
+    {
+        PollerProvider? provider = LoadProvider(entry.Provider!, entry.Assembly!);
         reason = provider is null
-            ? $"the assembly {assembly}, which holds it, is not deployed with the application (reference the {assembly} package)"
+            ? $"the assembly {entry.Assembly}, which holds it, is not deployed with the application (reference the {entry.Assembly} package)"
             : null;
         return provider;
     }
@@ -165,4 +192,6 @@ public static class PollerFactory
 
         return type is null ? null : (PollerProvider?)Activator.CreateInstance(type);
     }
+
+    private sealed record PollerEntry(string Name, string? Assembly, string? Provider, OsFamily Family);
 }
