@@ -23,6 +23,14 @@ public static unsafe class KqueueShim
 
     private static Lazy<nint> Handle { get; } = new(() => NativeLibrary.Load(Path));
 
+    /// <summary>The semantics the shim follows (PIKE_KQUEUE_SHIM_MODE, read when the library loads).</summary>
+    public static KqueueShimMode Mode => ((delegate* unmanaged<int>)Export("kqshim_mode"))() switch
+    {
+        0 => KqueueShimMode.Libkqueue,
+        1 => KqueueShimMode.Bsd,
+        _ => throw new InvalidOperationException("PIKE_KQUEUE_SHIM_MODE names no mode (libkqueue or bsd)"),
+    };
+
     /// <summary>kevent calls made on the queue <paramref name="kq"/> so far.</summary>
     public static ulong KeventCalls(int kq) => ((delegate* unmanaged<int, nuint>)Export("kqshim_kevent_calls"))(kq);
 
