@@ -21,7 +21,8 @@
  *    EV_ERROR and the errno (0 for success) in data. Deleting, enabling or disabling a filter
  *    that is not there: ENOENT. A closed descriptor: EBADF. Closing a descriptor drops its
  *    knotes (a later change on a new file with the same number sees none).
- *  - Changes before an entry that found no room stay applied, those after it are not.
+ *  - A change is applied before its entry looks for room: when there is none, that change and
+ *    those before it stay applied, those after it are not.
  *
  * Where the two differ:
  *
@@ -902,7 +903,7 @@ EXPORT int kevent(int kqfd, const struct kevent *changelist, int nchanges,
         int err = apply_change(kq, ch);
         if (err != 0 || (ch->flags & EV_RECEIPT)) {
             if (placed == nevents) {
-                /* (b): no room for this entry; the changes after it are not applied. */
+                /* (b): no room for this entry; this change stands, those after it are not applied. */
                 pthread_mutex_unlock(&kq->lock);
                 if (err != 0) {
                     errno = err;
