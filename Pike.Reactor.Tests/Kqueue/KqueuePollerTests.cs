@@ -44,11 +44,13 @@ public class KqueuePollerTests
     }
 
     [Fact]
-    public void Failed_connect_reaches_HandleError_with_the_errno_of_the_write_event()
+    public void A_refused_connect_reaches_HandleError_as_ConnectionRefused()
     {
-        // docs/pitfalls.md 10: EVFILT_WRITE + EV_EOF with the errno in fflags. libkqueue (and
-        // the shim) read SO_ERROR to fill fflags, which clears it: the refusal must still be
-        // ConnectionRefused, not the NotConnected a second SO_ERROR/getpeername would give.
+        // docs/pitfalls.md 10 and 19: the errno comes in fflags with EV_EOF, but on which filter
+        // depends on the kqueue. libkqueue makes the read kevent of the descriptor first and reads
+        // SO_ERROR for it, which clears it, so the write kevent carries fflags 0 (the shim's
+        // libkqueue mode); a BSD kernel puts so_error on both (bsd mode). The refusal must be
+        // ConnectionRefused either way, not the NotConnected a later SO_ERROR/getpeername gives.
         using KqueuePoller p = NewPoller();
         var client = new RecordingTransport(p);
         client.CreateSocket(AddressFamily.InterNetwork, SocketType.Stream);
@@ -164,6 +166,63 @@ public class KqueuePollerTests
     }
 
     [Fact]
+    public void More_than_a_thousand_connections_registered_in_one_burst_are_all_served()
+    {
+        // docs/pitfalls.md 20: a change submitted with EV_RECEIPT (and any refused change) takes
+        // an eventlist entry, libkqueue never uses more than 512 entries (MAX_KEVENT) and fails
+        // such a call with EFAULT, and a BSD kernel without room stops applying changes. 1,100
+        // registrations and 1,100 deferred writes before the first wait, then 1,100 closes
+        // (deletes of both filters) from handlers: none may be lost or refused.
+        const int Connections = 1100;
+        using KqueuePoller p = NewPoller();
+        List<(Socket Near, Socket Far)> pairs = ConnectedPairs(Connections);
+        foreach ((_, Socket far) in pairs)
+        {
+            far.Send("x"u8);
+        }
+
+        var channels = new List<RecordingTransport>(Connections);
+        foreach ((Socket near, _) in pairs)
+        {
+            var channel = new RecordingTransport(p) { OnRead = AnswerAndClose };
+            channel.SetSocket(near);
+            channels.Add(channel);
+        }
+
+        foreach (RecordingTransport channel in channels)
+        {
+            p.DeferWrite(channel);
+        }
+
+        PollUntil(p, () => channels.TrueForAll(c => c.IsClosed), "every channel to answer and close");
+        Assert.All(channels, c =>
+        {
+            Assert.Null(c.Error);
+            Assert.Equal(1, c.Received);
+        });
+        Assert.Equal(0, p.ChannelCount);
+        byte[] answer = new byte[2];
+        foreach ((_, Socket far) in pairs)
+        {
+            far.ReceiveTimeout = (int)Deadline.TotalMilliseconds;
+            Assert.Equal(1, far.Receive(answer));
+            Assert.Equal((byte)'y', answer[0]);
+            Assert.Equal(0, far.Receive(answer)); // then the end of stream: the channel closed
+            far.Dispose();
+        }
+
+        static void AnswerAndClose(RecordingTransport t)
+        {
+            t.Drain();
+            if (t.Received == 1 && !t.IsClosed)
+            {
+                t.Send("y"u8);
+                t.Close();
+            }
+        }
+    }
+
+    [Fact]
     public void Interest_changes_ride_on_the_next_wait()
     {
         // No system call per change: twenty deferred writes are twenty changelist entries that
@@ -183,8 +242,8 @@ public class KqueuePollerTests
         }
 
         long calls = p.KeventCalls;
-        ulong shimCalls = OperatingSystem.IsLinux() ? KqueueShim.KeventCalls(p.Handle) : 0;
-        ulong shimChanges = OperatingSystem.IsLinux() ? KqueueShim.Changes(p.Handle) : 0;
+        ulong shimCalls = UsesShim ? KqueueShim.KeventCalls(p.Handle) : 0;
+        ulong shimChanges = UsesShim ? KqueueShim.Changes(p.Handle) : 0;
         foreach (RecordingTransport channel in channels)
         {
             p.DeferWrite(channel);
@@ -196,7 +255,7 @@ public class KqueuePollerTests
         Assert.Equal(calls + 1, p.KeventCalls);
         Assert.Equal(20, p.PendingChanges); // each one-shot write ended: its filter's removal waits for the next call
         Assert.All(channels, c => Assert.Equal(1, c.Writes));
-        if (OperatingSystem.IsLinux())
+        if (UsesShim)
         {
             Assert.Equal(shimCalls + 1, KqueueShim.KeventCalls(p.Handle));
             Assert.Equal(shimChanges + 20, KqueueShim.Changes(p.Handle));

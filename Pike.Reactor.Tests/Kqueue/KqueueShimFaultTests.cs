@@ -9,7 +9,8 @@ namespace Pike.Reactor.Tests.Kqueue;
 /// <summary>
 /// Kernel answers a Linux socket never gives, injected through the test shim's fault hooks:
 /// refused changes (reported against the right channel), ENOENT and EPIPE (ignored), EINTR
-/// (the changes count as applied). docs/pitfalls.md 6 and 12. Linux only: they need the shim.
+/// (the changes count as applied). docs/pitfalls.md 6 and 12. They need the shim, and are skipped
+/// when PIKE_REACTOR_KQUEUE_LIBRARY names another library.
 /// </summary>
 [Trait("Lane", "kqueue")]
 [Trait("Needs", "kqueue-shim")]
@@ -22,6 +23,7 @@ public class KqueueShimFaultTests
     [Fact]
     public void A_refused_registration_throws_and_leaves_no_trace()
     {
+        RequireShim();
         // docs/pitfalls.md 6: the add is applied at once so that the refusal throws from
         // AddChannel, and the core rolls its bookkeeping back.
         using KqueuePoller p = NewPoller();
@@ -46,6 +48,7 @@ public class KqueueShimFaultTests
     [Fact]
     public void A_refused_deferred_write_reaches_that_channel_only()
     {
+        RequireShim();
         // The changelist entry's error comes back as an EV_ERROR entry carrying the channel's
         // key; it goes to that channel's HandleError, the others go on.
         using KqueuePoller p = NewPoller();
@@ -71,8 +74,32 @@ public class KqueueShimFaultTests
     }
 
     [Fact]
+    public void A_change_refused_during_a_wait_that_times_out_still_reaches_its_channel()
+    {
+        // docs/pitfalls.md 19: libkqueue places the EV_ERROR entry of a refused change, then waits
+        // with the whole timeout, and a wait that times out returns 0: the entry is lost (the
+        // shim's libkqueue mode). A BSD kernel returns the entry at once (bsd mode). Nothing else
+        // is ready here, so every wait times out; the channel must still hear of its refusal.
+        RequireShim();
+        using KqueuePoller p = NewPoller();
+        (Socket near, Socket far) = ConnectedPair();
+        var victim = new RecordingTransport(p);
+        victim.SetSocket(near);
+        KqueueShim.FailNext(p.Handle, KqueueShim.EvfiltWrite, KqueueShim.EvAdd, ENOMEM);
+        p.DeferWrite(victim);
+
+        PollUntil(p, () => victim.Error is not null, "the refused change to reach its channel");
+        NativeCallException error = Assert.IsType<NativeCallException>(victim.Error);
+        Assert.Equal(ENOMEM, error.ErrorNumber);
+        Assert.Contains("EVFILT_WRITE", error.Call, StringComparison.Ordinal);
+        Assert.Equal(0, victim.Writes);
+        far.Dispose();
+    }
+
+    [Fact]
     public void A_pending_change_refused_during_a_registration_is_reported_to_its_owner()
     {
+        RequireShim();
         // A registration applies the pending changes with it; an error of someone else's
         // change must not fail the registration, and reaches its owner with the next batch.
         using KqueuePoller p = NewPoller();
@@ -99,6 +126,7 @@ public class KqueueShimFaultTests
     [Fact]
     public void Deleting_a_filter_that_is_gone_is_not_an_error()
     {
+        RequireShim();
         // docs/pitfalls.md 12: ENOENT on delete is ignored. The read filter is removed behind
         // the poller's back; pausing reading then deletes it again.
         using KqueuePoller p = NewPoller();
@@ -123,6 +151,7 @@ public class KqueueShimFaultTests
     [Fact]
     public void A_registration_nobody_holds_is_removed_not_reported_for_ever()
     {
+        RequireShim();
         // docs/pitfalls.md 2: the delete of a deregistered channel is refused (injected), so
         // its level-triggered read filter stays; its first event finds no channel and the
         // poller deletes the filter instead of hearing of it on every wait.
@@ -150,6 +179,7 @@ public class KqueueShimFaultTests
     [Fact]
     public void EPIPE_from_an_add_is_not_an_error()
     {
+        RequireShim();
         // docs/pitfalls.md 12, mio #582: old macOS refuses to add a pipe whose other end is
         // closed with EPIPE while still reporting its events; the registration stands.
         using KqueuePoller p = NewPoller();
@@ -166,6 +196,7 @@ public class KqueueShimFaultTests
     [Fact]
     public void EINTR_from_kevent_means_the_changes_were_applied()
     {
+        RequireShim();
         // docs/pitfalls.md 12 (kqueue(2)): an interrupted kevent applied its changelist; the
         // poller waits again without sending it twice, and the write readiness still arrives.
         using KqueuePoller p = NewPoller();

@@ -15,6 +15,10 @@ public static unsafe class KqueueShim
     public const int EvfiltWrite = -2;
     public const int EvAdd = 0x1;
     public const int EvDelete = 0x2;
+    public const int EvOneshot = 0x10;
+    public const int EvReceipt = 0x40;
+    public const int EvError = 0x4000;
+    public const int EvEof = 0x8000;
 
     /// <summary>The shim next to the test assembly.</summary>
     public static string Path { get; } = System.IO.Path.Combine(AppContext.BaseDirectory, "libkqueue-shim.so");
@@ -22,6 +26,14 @@ public static unsafe class KqueueShim
     public static bool Built => File.Exists(Path);
 
     private static Lazy<nint> Handle { get; } = new(() => NativeLibrary.Load(Path));
+
+    /// <summary>The semantics the shim follows (PIKE_KQUEUE_SHIM_MODE, read when the library loads).</summary>
+    public static KqueueShimMode Mode => ((delegate* unmanaged<int>)Export("kqshim_mode"))() switch
+    {
+        0 => KqueueShimMode.Libkqueue,
+        1 => KqueueShimMode.Bsd,
+        _ => throw new InvalidOperationException("PIKE_KQUEUE_SHIM_MODE names no mode (libkqueue or bsd)"),
+    };
 
     /// <summary>kevent calls made on the queue <paramref name="kq"/> so far.</summary>
     public static ulong KeventCalls(int kq) => ((delegate* unmanaged<int, nuint>)Export("kqshim_kevent_calls"))(kq);
@@ -48,7 +60,54 @@ public static unsafe class KqueueShim
         return ((delegate* unmanaged<int, byte*, int, byte*, int, Timespec*, int>)Export("kevent"))(kq, change, 1, null, 0, &zero);
     }
 
+    /// <summary>The shim's kqueue(); -1 with <paramref name="errno"/> on failure.</summary>
+    public static int Kqueue(out int errno)
+    {
+        Marshal.SetLastSystemError(0);
+        int kq = ((delegate* unmanaged<int>)Export("kqueue"))();
+        errno = Marshal.GetLastSystemError();
+        return kq;
+    }
+
+    /// <summary>The shim's kevent with a timeout in milliseconds (negative: none); -1 with <paramref name="errno"/> on failure.</summary>
+    public static int Kevent(int kq, ReadOnlySpan<Entry> changes, Span<Entry> events, int timeoutMilliseconds, out int errno)
+    {
+        Timespec timeout = new() { Seconds = timeoutMilliseconds / 1000, Nanoseconds = timeoutMilliseconds % 1000 * 1_000_000 };
+        fixed (Entry* changeList = changes)
+        fixed (Entry* eventList = events)
+        {
+            Marshal.SetLastSystemError(0);
+            int result = ((delegate* unmanaged<int, Entry*, int, Entry*, int, Timespec*, int>)Export("kevent"))(
+                kq, changeList, changes.Length, eventList, events.Length, timeoutMilliseconds < 0 ? null : &timeout);
+            errno = Marshal.GetLastSystemError();
+            return result;
+        }
+    }
+
+    /// <summary>The shim's libkqueue_drain_pending_close: every queue closed so far is freed when it returns.</summary>
+    public static void DrainPendingClose() => ((delegate* unmanaged<void>)Export("libkqueue_drain_pending_close"))();
+
     private static nint Export(string name) => NativeLibrary.GetExport(Handle.Value, name);
+
+    /// <summary>The shim's struct kevent (libkqueue's, 32 bytes).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct Entry
+    {
+        public nuint Ident;
+        public short Filter;
+        public ushort Flags;
+        public uint Fflags;
+        public nint Data;
+        public nint Udata;
+
+        public Entry(nuint ident, int filter, int flags, nint udata = 0)
+        {
+            Ident = ident;
+            Filter = (short)filter;
+            Flags = (ushort)flags;
+            Udata = udata;
+        }
+    }
 
     [StructLayout(LayoutKind.Sequential)]
     private struct Timespec

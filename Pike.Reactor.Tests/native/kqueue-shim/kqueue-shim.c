@@ -1,32 +1,85 @@
 /*
  * kqueue-shim: a small kqueue/kevent over Linux epoll, for testing Pike.Reactor's KqueuePoller
  * on Linux. It exports libkqueue's ABI (include/sys/event.h of mheily/libkqueue: a 32-byte
- * struct kevent, FreeBSD's filter numbers, int counts) and follows the documented semantics of
- * kqueue(2) and libkqueue, not the poller's convenience, so that the poller also runs unchanged
- * against the real libkqueue:
+ * struct kevent, FreeBSD's filter numbers, int counts) and follows what the real things do, not
+ * the poller's convenience, so that the lane fails where the real library or kernel would.
  *
+ * Two modes, chosen once when the library loads by PIKE_KQUEUE_SHIM_MODE: "libkqueue" (the
+ * default) models libkqueue 2.7 on Linux, "bsd" models a BSD kernel (FreeBSD's
+ * sys/kern/kern_event.c and sys/kern/uipc_socket.c). Any other value makes kqueue() fail with
+ * EINVAL. kqshim_mode() answers 0 (libkqueue) or 1 (bsd).
+ *
+ * Common to both:
  *  - EVFILT_READ / EVFILT_WRITE on sockets, level-triggered; EV_ONESHOT deletes the knote once
  *    it is reported; EV_CLEAR makes the descriptor edge-triggered; EV_ENABLE / EV_DISABLE.
- *  - EVFILT_READ: data = bytes readable (FIONREAD), or the accept queue length of a listening
- *    TCP socket; EV_EOF once the peer shut down its side or the connection failed.
- *  - EVFILT_WRITE: data = free space in the send buffer; EV_EOF on hang-up; on an error
- *    (a failed connect) EV_EOF with the socket error in fflags, read through SO_ERROR the way
- *    libkqueue's linux/write.c does (which clears the socket's pending error, as there).
+ *  - EVFILT_READ: data = bytes readable (FIONREAD); EV_EOF once the peer shut down its side or
+ *    the connection failed. EVFILT_WRITE: data = free space in the send buffer; EV_EOF on
+ *    hang-up or error. One epoll event of a descriptor yields its read kevent, then its write
+ *    kevent (libkqueue src/linux/platform.c linux_kevent_copyout, EPOLL_UDATA_FD_STATE).
  *  - EVFILT_USER with NOTE_TRIGGER, EV_CLEAR and the NOTE_FF* fflags operations.
- *  - Changelist errors: when there is room, an entry with EV_ERROR and the errno in data is
- *    placed in the eventlist (with EV_RECEIPT, also for a change that succeeded, data 0);
- *    without room kevent returns -1 with errno. As FreeBSD's kern_event.c does, a call that
- *    placed such entries returns them without waiting for events, and the flags of such an
- *    entry are EV_ERROR alone.
- *  - Deleting, enabling or disabling a filter that is not there: ENOENT. A closed descriptor:
- *    EBADF. Closing a descriptor drops its knotes (a later change on a new file with the same
- *    number sees none), as kqueue does.
- *  - kevent interrupted by a signal returns -1/EINTR after the changes were applied.
- *  - The kqueue descriptor is the epoll descriptor itself, so closing it (close(2)) releases
- *    everything the queue holds of the kernel; the shim's bookkeeping for that number is freed
- *    when a later kqueue() gets the number again. EVFILT_USER triggers need no descriptor of
- *    their own: one process-wide eventfd, always readable, is added to the queue's epoll set
- *    with EPOLLONESHOT on NOTE_TRIGGER, which wakes a waiting kevent.
+ *  - A refused change, or any change with EV_RECEIPT, takes one entry of the eventlist with
+ *    EV_ERROR and the errno (0 for success) in data. Deleting, enabling or disabling a filter
+ *    that is not there: ENOENT. A closed descriptor: EBADF. Closing a descriptor drops its
+ *    knotes (a later change on a new file with the same number sees none).
+ *  - A change is applied before its entry looks for room: when there is none, that change and
+ *    those before it stay applied, those after it are not.
+ *
+ * Where the two differ:
+ *
+ *  (a) A socket error (a refused connect).
+ *      libkqueue: the read kevent is made first and reads SO_ERROR into fflags (with EV_EOF),
+ *      which clears the socket's error; the write kevent of the same epoll event then reads
+ *      SO_ERROR again and carries EV_EOF with fflags 0 (src/linux/read.c and write.c,
+ *      evfilt_read_copyout / evfilt_write_copyout). A read kevent of a stream socket with no
+ *      bytes readable also carries EV_EOF (evfilt_read_copyout: SIOCINQ == 0); a listening
+ *      socket reports data 1 (KNFL_SOCKET_PASSIVE).
+ *      bsd: both filters carry EV_EOF with so_error in fflags, and reporting does not clear
+ *      it (FreeBSD filt_soread / filt_sowrite: kn_fflags = so->so_error). The shim can learn
+ *      the error only through SO_ERROR, which clears it on Linux, so it reads it once and
+ *      keeps it for the knotes of that descriptor: a caller asking SO_ERROR afterwards sees 0
+ *      (stricter than the kernel). data of a listening socket: the accept queue length.
+ *
+ *  (b) Entries that find no room in the eventlist.
+ *      libkqueue: kevent() first cuts nevents to MAX_KEVENT, 512 (src/common/private.h,
+ *      src/common/kevent.c kevent()). A refused change without room: -1 with that change's
+ *      errno; a change with EV_RECEIPT that succeeded without room: -1 with EFAULT
+ *      (kevent_copyin, CHECK_EVENTLIST_SPACE). So 1,024 changes with EV_RECEIPT fail with
+ *      EFAULT whatever the size of the eventlist.
+ *      bsd: no cut. A refused change without room: -1 with that change's errno; a receipt of a
+ *      change that succeeded without room: the call returns 0, as if nothing had been placed,
+ *      and the changes after it are not applied (kqueue_kevent: "if (nevents == 0) return
+ *      (error);" with error 0 and td_retval[0] still 0).
+ *
+ *  (c) A call that placed EV_ERROR / receipt entries and still has room.
+ *      libkqueue: it goes on to wait for events with the caller's whole timeout; if the wait
+ *      times out it returns 0 and the entries are lost; if it fails (EINTR) it returns -1 and
+ *      they are lost; otherwise it returns them followed by the events (src/common/kevent.c
+ *      kevent(): rv = kqops.kevent_wait(...), "rv == 0: Timeout reached"). A wait that wakes
+ *      without events returns what was placed (possibly 0) rather than waiting again.
+ *      bsd: it returns the entries at once, without waiting or scanning for events
+ *      (kqueue_kevent: "if (nerrors) { td->td_retval[0] = nerrors; return (0); }").
+ *      An EV_ERROR entry's flags are the change's flags with EV_ERROR (libkqueue:
+ *      el_p->flags |= EV_ERROR) or EV_ERROR alone (bsd: kevp->flags = EV_ERROR). kevent() on
+ *      a descriptor that is no queue: ENOENT (libkqueue kevent(), kqueue_lookup) or EBADF.
+ *
+ *  (d) Closing the queue.
+ *      libkqueue: the descriptor kqueue() returns is the write end of a pipe; the epoll
+ *      descriptor and the pipe's read end stay open after close(kq) until a monitor thread,
+ *      woken by the read end's EPOLLHUP, frees the queue (src/linux/platform.c
+ *      linux_kqueue_init, monitoring_thread_loop, linux_kqueue_free). The shim's monitor
+ *      frees a closed queue 250 ms after it sees the hang-up, so that a test meets the
+ *      asynchrony every time instead of by chance. libkqueue_drain_pending_close() frees
+ *      every queue closed so far before it returns (the monitor sweeps the hang-ups without
+ *      waiting, then acknowledges, as libkqueue's does). The monitor's epoll descriptor and
+ *      its eventfd are created with the first queue and kept for the life of the process.
+ *      bsd: the descriptor is the epoll descriptor itself, so close(2) releases everything
+ *      the queue holds of the kernel at once (FreeBSD kqueue_close). The shim still exports
+ *      libkqueue_drain_pending_close (one library serves both modes); it does nothing there.
+ *
+ * Both: kevent interrupted by a signal returns -1/EINTR after the changes were applied
+ * (kqueue(2)). EVFILT_USER triggers need no descriptor of their own: one process-wide eventfd,
+ * always readable, is added to the queue's epoll set with EPOLLONESHOT on NOTE_TRIGGER, which
+ * wakes a waiting kevent.
  *
  * Diagnostics and fault injection for the tests, per queue (not part of libkqueue):
  * kqshim_kevent_calls(kq) counts kevent calls, kqshim_changes(kq) changelist entries processed;
@@ -43,6 +96,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,6 +160,8 @@ struct fdent {
     dev_t dev;          /* the file the knotes belong to: closing the fd drops them */
     ino_t ino;
     uint32_t in_epoll;  /* the epoll mask registered now; 0 when not registered */
+    int so_error;       /* bsd: the socket error once read, kept as the kernel keeps so_error */
+    int so_error_known;
 };
 
 struct unote {
@@ -119,7 +175,13 @@ struct unote {
 };
 
 struct kq {
-    int ep;             /* the epoll instance, which is also the caller's kqueue descriptor */
+    int id;             /* the caller's kqueue descriptor: ep (bsd) or the pipe's write end (libkqueue) */
+    dev_t id_dev;       /* the file id names, so that a closed and reused number finds no queue */
+    ino_t id_ino;
+    int ep;             /* the epoll instance */
+    int pipe_rd;        /* libkqueue: the close-detect pipe's read end, watched by the monitor; else -1 */
+    long long closed_at;    /* libkqueue: when the monitor saw the hang-up (ms, CLOCK_MONOTONIC) */
+    struct kq *next_closed; /* libkqueue: the monitor's list of closed queues not yet freed */
     int user_added;     /* g_user_fd is in ep's set (armed or spent) */
     pthread_mutex_t lock;
     struct fdent *fds;
@@ -132,12 +194,46 @@ struct kq {
 
 #define USER_TAG (1ull << 40)
 
+enum { MODE_INVALID = -1, MODE_LIBKQUEUE = 0, MODE_BSD = 1 };
+
+/* How long the monitor keeps a closed queue's descriptors (libkqueue mode). */
+#define CLOSE_DELAY_MS 250
+
+/* libkqueue's MAX_KEVENT (src/common/private.h): kevent() never uses more eventlist entries. */
+#define LIBKQUEUE_MAX_KEVENT 512
+
+static int g_mode = MODE_LIBKQUEUE;
 static pthread_mutex_t g_table_lock = PTHREAD_MUTEX_INITIALIZER;
 static int g_user_fd = -1;  /* eventfd holding 1 forever: readable in every epoll set it joins */
 static struct kq **g_table;
 static int g_table_len;
 
+/* libkqueue mode: the monitor thread, its epoll set (each queue's pipe read end, and the drain
+ * eventfd with data.ptr NULL), the drain handshake, and the closed queues it has not freed. */
+static int g_monitor_started;
+static int g_monitor_ep = -1;
+static int g_drain_fd = -1;
+static unsigned long g_drain_gen;
+static pthread_cond_t g_drain_cond = PTHREAD_COND_INITIALIZER;
+static struct kq *g_closed_head, *g_closed_tail;
+
 static struct kq *kq_lookup(int id);
+
+__attribute__((constructor)) static void read_mode(void)
+{
+    const char *mode = getenv("PIKE_KQUEUE_SHIM_MODE");
+    if (mode == NULL || *mode == '\0' || strcmp(mode, "libkqueue") == 0)
+        g_mode = MODE_LIBKQUEUE;
+    else if (strcmp(mode, "bsd") == 0)
+        g_mode = MODE_BSD;
+    else
+        g_mode = MODE_INVALID;
+}
+
+EXPORT int kqshim_mode(void)
+{
+    return g_mode;
+}
 
 EXPORT void kqshim_fail_next(int kqfd, int filter, int flags, int err)
 {
@@ -178,54 +274,239 @@ static void kq_free(struct kq *kq)
     free(kq);
 }
 
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* libkqueue mode: releases what a closed queue still holds. Called with g_table_lock held. */
+static void release_closed(struct kq *kq)
+{
+    epoll_ctl(g_monitor_ep, EPOLL_CTL_DEL, kq->pipe_rd, NULL);
+    close(kq->pipe_rd);
+    close(kq->ep);
+    if (kq->id < g_table_len && g_table[kq->id] == kq)
+        g_table[kq->id] = NULL;
+    kq_free(kq);
+}
+
+static void note_closed(struct kq *kq)
+{
+    kq->closed_at = now_ms();
+    kq->next_closed = NULL;
+    if (g_closed_tail != NULL)
+        g_closed_tail->next_closed = kq;
+    else
+        g_closed_head = kq;
+    g_closed_tail = kq;
+}
+
+/* Frees the closed queues that are due (all of them when drain is set). Locked. */
+static void release_due(int drain)
+{
+    long long now = now_ms();
+    while (g_closed_head != NULL && (drain || now >= g_closed_head->closed_at + CLOSE_DELAY_MS)) {
+        struct kq *kq = g_closed_head;
+        g_closed_head = kq->next_closed;
+        if (g_closed_head == NULL)
+            g_closed_tail = NULL;
+        release_closed(kq);
+    }
+}
+
+/* libkqueue's monitoring_thread_loop (src/linux/platform.c): a queue whose pipe read end hangs up
+ * was closed by its owner; free it (here: CLOSE_DELAY_MS later). A readable drain eventfd asks
+ * for every closed queue to be freed now. */
+static void *monitor_loop(void *arg)
+{
+    (void)arg;
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    struct epoll_event ready[64];
+    for (;;) {
+        int timeout = -1;
+        pthread_mutex_lock(&g_table_lock);
+        if (g_closed_head != NULL) {
+            long long due = g_closed_head->closed_at + CLOSE_DELAY_MS - now_ms();
+            timeout = due < 0 ? 0 : (int)due;
+        }
+        pthread_mutex_unlock(&g_table_lock);
+
+        int n = epoll_wait(g_monitor_ep, ready, 64, timeout);
+        if (n < 0)
+            n = 0;
+        pthread_mutex_lock(&g_table_lock);
+        int drain = 0;
+        for (int i = 0; i < n; i++) {
+            if (ready[i].data.ptr == NULL)
+                drain = 1;
+            else
+                note_closed(ready[i].data.ptr);
+        }
+        if (drain) {
+            uint64_t v;
+            while (read(g_drain_fd, &v, sizeof(v)) > 0)
+                ;
+            /* The hang-up is level-triggered and EPOLLONESHOT: a sweep without waiting finds
+             * every queue closed by now that was not seen yet. */
+            for (;;) {
+                int m = epoll_wait(g_monitor_ep, ready, 64, 0);
+                if (m <= 0)
+                    break;
+                for (int i = 0; i < m; i++)
+                    if (ready[i].data.ptr != NULL)
+                        note_closed(ready[i].data.ptr);
+            }
+        }
+        release_due(drain);
+        if (drain) {
+            g_drain_gen++;
+            pthread_cond_broadcast(&g_drain_cond);
+        }
+        pthread_mutex_unlock(&g_table_lock);
+    }
+    return NULL;
+}
+
+/* Starts the monitor with the first queue (libkqueue's linux_kqueue_init). Locked. */
+static int monitor_start(void)
+{
+    if (g_monitor_started)
+        return 0;
+    g_monitor_ep = epoll_create1(EPOLL_CLOEXEC);
+    if (g_monitor_ep < 0)
+        return errno;
+    g_drain_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    struct epoll_event de = { .events = EPOLLIN, .data.ptr = NULL };
+    if (g_drain_fd < 0 || epoll_ctl(g_monitor_ep, EPOLL_CTL_ADD, g_drain_fd, &de) < 0) {
+        int saved = errno;
+        if (g_drain_fd >= 0)
+            close(g_drain_fd);
+        close(g_monitor_ep);
+        g_drain_fd = g_monitor_ep = -1;
+        return saved;
+    }
+    pthread_t thread;
+    int rc = pthread_create(&thread, NULL, monitor_loop, NULL);
+    if (rc != 0) {
+        close(g_drain_fd);
+        close(g_monitor_ep);
+        g_drain_fd = g_monitor_ep = -1;
+        return rc;
+    }
+    pthread_detach(thread);
+    g_monitor_started = 1;
+    return 0;
+}
+
+/* libkqueue's libkqueue_drain_pending_close (src/linux/platform.c): returns once the monitor has
+ * freed every queue closed before the call. */
+EXPORT void libkqueue_drain_pending_close(void)
+{
+    if (g_mode != MODE_LIBKQUEUE)
+        return; /* bsd: close(2) released everything already */
+    pthread_mutex_lock(&g_table_lock);
+    if (!g_monitor_started) {
+        pthread_mutex_unlock(&g_table_lock);
+        return;
+    }
+    unsigned long gen = g_drain_gen;
+    uint64_t one = 1;
+    ssize_t written = write(g_drain_fd, &one, sizeof(one));
+    (void)written;
+    while (g_drain_gen == gen)
+        pthread_cond_wait(&g_drain_cond, &g_table_lock);
+    pthread_mutex_unlock(&g_table_lock);
+}
+
+static int kqueue_fail(struct kq *kq, int err)
+{
+    if (kq->pipe_rd >= 0)
+        close(kq->pipe_rd);
+    if (kq->id >= 0 && kq->id != kq->ep)
+        close(kq->id);
+    if (kq->ep >= 0)
+        close(kq->ep);
+    free(kq);
+    errno = err;
+    return -1;
+}
+
 EXPORT int kqueue(void)
 {
+    if (g_mode == MODE_INVALID) {
+        errno = EINVAL; /* PIKE_KQUEUE_SHIM_MODE names no mode */
+        return -1;
+    }
     struct kq *kq = calloc(1, sizeof(*kq));
     if (kq == NULL) {
         errno = ENOMEM;
         return -1;
     }
+    kq->id = kq->ep = kq->pipe_rd = -1;
     pthread_mutex_lock(&g_table_lock);
     if (g_user_fd < 0) {
         g_user_fd = eventfd(1, EFD_CLOEXEC);
         if (g_user_fd < 0) {
-            int saved = errno;
             pthread_mutex_unlock(&g_table_lock);
-            free(kq);
-            errno = saved;
-            return -1;
+            return kqueue_fail(kq, errno);
         }
     }
     kq->ep = epoll_create1(EPOLL_CLOEXEC);
     if (kq->ep < 0) {
-        int saved = errno;
         pthread_mutex_unlock(&g_table_lock);
-        free(kq);
-        errno = saved;
-        return -1;
+        return kqueue_fail(kq, errno);
     }
-    pthread_mutex_init(&kq->lock, NULL);
-    if (kq->ep >= g_table_len) {
-        int len = kq->ep + 64;
+    kq->id = kq->ep;
+    if (g_mode == MODE_LIBKQUEUE) {
+        /* linux_kqueue_init: the caller gets the write end of a pipe; closing it hangs up the
+         * read end, which the monitor watches. */
+        int pipefd[2];
+        if (pipe2(pipefd, O_CLOEXEC | O_NONBLOCK) < 0) {
+            pthread_mutex_unlock(&g_table_lock);
+            return kqueue_fail(kq, errno);
+        }
+        kq->pipe_rd = pipefd[0];
+        kq->id = pipefd[1];
+        int err = monitor_start();
+        struct epoll_event me = { .events = EPOLLHUP | EPOLLONESHOT, .data.ptr = kq };
+        if (err == 0 && epoll_ctl(g_monitor_ep, EPOLL_CTL_ADD, kq->pipe_rd, &me) < 0)
+            err = errno;
+        if (err != 0) {
+            pthread_mutex_unlock(&g_table_lock);
+            return kqueue_fail(kq, err);
+        }
+    }
+    struct stat st;
+    if (fstat(kq->id, &st) == 0) {
+        kq->id_dev = st.st_dev;
+        kq->id_ino = st.st_ino;
+    }
+    if (kq->id >= g_table_len) {
+        int len = kq->id + 64;
         struct kq **grown = realloc(g_table, (size_t)len * sizeof(*grown));
         if (grown == NULL) {
+            if (kq->pipe_rd >= 0)
+                epoll_ctl(g_monitor_ep, EPOLL_CTL_DEL, kq->pipe_rd, NULL);
             pthread_mutex_unlock(&g_table_lock);
-            close(kq->ep);
-            kq_free(kq);
-            errno = ENOMEM;
-            return -1;
+            return kqueue_fail(kq, ENOMEM);
         }
         memset(grown + g_table_len, 0, (size_t)(len - g_table_len) * sizeof(*grown));
         g_table = grown;
         g_table_len = len;
     }
-    if (g_table[kq->ep] != NULL) {
-        /* The caller closed an earlier queue with this number. */
-        kq_free(g_table[kq->ep]);
+    pthread_mutex_init(&kq->lock, NULL);
+    if (g_table[kq->id] != NULL && g_mode == MODE_BSD) {
+        /* The caller closed an earlier queue with this number; in libkqueue mode the monitor
+         * frees that one. */
+        kq_free(g_table[kq->id]);
     }
-    g_table[kq->ep] = kq;
+    g_table[kq->id] = kq;
     pthread_mutex_unlock(&g_table_lock);
-    return kq->ep;
+    return kq->id;
 }
 
 static struct kq *kq_lookup(int id)
@@ -235,6 +516,9 @@ static struct kq *kq_lookup(int id)
     if (id >= 0 && id < g_table_len)
         kq = g_table[id];
     pthread_mutex_unlock(&g_table_lock);
+    struct stat st;
+    if (kq != NULL && (fstat(id, &st) < 0 || st.st_dev != kq->id_dev || st.st_ino != kq->id_ino))
+        kq = NULL; /* closed, or the number now names another file */
     return kq;
 }
 
@@ -435,11 +719,15 @@ static int apply_change(struct kq *kq, const struct kevent *ch)
     }
 }
 
-static intptr_t readable_bytes(int fd)
+/* EVFILT_READ's data; *stream_empty when a connected stream socket has nothing to read. */
+static intptr_t readable_bytes(int fd, int *stream_empty)
 {
     int listening = 0;
     socklen_t len = sizeof(listening);
+    *stream_empty = 0;
     if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) == 0 && listening) {
+        if (g_mode == MODE_LIBKQUEUE)
+            return 1; /* evfilt_read_copyout: "not available under Linux" */
         struct tcp_info info;
         socklen_t ilen = sizeof(info);
         memset(&info, 0, sizeof(info));
@@ -451,7 +739,29 @@ static intptr_t readable_bytes(int fd)
     int avail = 0;
     if (ioctl(fd, FIONREAD, &avail) < 0)
         return 0;
+    int type = 0;
+    len = sizeof(type);
+    if (avail == 0 && getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_STREAM)
+        *stream_empty = 1;
     return avail;
+}
+
+/* The socket error a kevent reports in fflags. libkqueue reads (and so clears) SO_ERROR for each
+ * kevent it makes; a BSD kernel reports so_error without clearing it, which the shim imitates by
+ * keeping what it read for the knotes of that descriptor. */
+static unsigned int socket_error(struct fdent *e, int fd)
+{
+    if (g_mode == MODE_BSD && e->so_error_known)
+        return (unsigned int)e->so_error;
+    int serr = 0;
+    socklen_t len = sizeof(serr);
+    int rc = getsockopt(fd, SOL_SOCKET, SO_ERROR, &serr, &len);
+    serr = rc < 0 ? errno : serr;
+    if (g_mode == MODE_BSD && serr != 0) {
+        e->so_error = serr;
+        e->so_error_known = 1;
+    }
+    return (unsigned int)serr;
 }
 
 static intptr_t writable_bytes(int fd)
@@ -523,9 +833,16 @@ static int collect(struct kq *kq, const struct epoll_event *ready, int n, struct
             o->filter = EVFILT_READ;
             o->flags = e->rd.flags;
             o->udata = e->rd.udata;
-            o->data = readable_bytes(fd);
+            int stream_empty;
+            o->data = readable_bytes(fd, &stream_empty);
             if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
                 o->flags |= EV_EOF;
+            if (ev & EPOLLERR)
+                o->fflags = socket_error(e, fd); /* (a): libkqueue read.c; FreeBSD filt_soread */
+            else if ((ev & (EPOLLRDHUP | EPOLLHUP)) && g_mode == MODE_BSD)
+                o->fflags = socket_error(e, fd);
+            if (stream_empty && g_mode == MODE_LIBKQUEUE)
+                o->flags |= EV_EOF; /* evfilt_read_copyout: SIOCINQ 0 on a stream socket */
             after_report(kq, fd, &e->rd);
         }
         if (count < room && e->wr.active && !e->wr.disabled && (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR))) {
@@ -538,10 +855,9 @@ static int collect(struct kq *kq, const struct epoll_event *ready, int n, struct
             if (ev & EPOLLHUP)
                 o->flags |= EV_EOF;
             if (ev & EPOLLERR) {
-                int serr = 0;
-                socklen_t len = sizeof(serr);
-                int rc = getsockopt(fd, SOL_SOCKET, SO_ERROR, &serr, &len);
-                o->fflags = (unsigned int)(rc < 0 ? errno : serr);
+                /* (a): libkqueue write.c reads SO_ERROR again (0 if the read kevent took it);
+                 * FreeBSD filt_sowrite reports so_error. */
+                o->fflags = socket_error(e, fd);
                 o->flags |= EV_EOF;
             } else {
                 o->data = writable_bytes(fd);
@@ -567,7 +883,7 @@ EXPORT int kevent(int kqfd, const struct kevent *changelist, int nchanges,
 {
     struct kq *kq = kq_lookup(kqfd);
     if (kq == NULL) {
-        errno = EBADF;
+        errno = g_mode == MODE_LIBKQUEUE ? ENOENT : EBADF;
         return -1;
     }
     __atomic_add_fetch(&kq->calls, 1, __ATOMIC_SEQ_CST);
@@ -575,6 +891,10 @@ EXPORT int kevent(int kqfd, const struct kevent *changelist, int nchanges,
         errno = EINVAL;
         return -1;
     }
+    if (eventlist == NULL)
+        nevents = 0;
+    if (g_mode == MODE_LIBKQUEUE && nevents > LIBKQUEUE_MAX_KEVENT)
+        nevents = LIBKQUEUE_MAX_KEVENT; /* (b): kevent() in src/common/kevent.c */
 
     int placed = 0;
     pthread_mutex_lock(&kq->lock);
@@ -583,27 +903,41 @@ EXPORT int kevent(int kqfd, const struct kevent *changelist, int nchanges,
         int err = apply_change(kq, ch);
         if (err != 0 || (ch->flags & EV_RECEIPT)) {
             if (placed == nevents) {
+                /* (b): no room for this entry; this change stands, those after it are not applied. */
                 pthread_mutex_unlock(&kq->lock);
-                errno = err;
-                return err == 0 ? placed : -1;
+                if (err != 0) {
+                    errno = err;
+                    return -1;
+                }
+                if (g_mode == MODE_LIBKQUEUE) {
+                    errno = EFAULT; /* kevent_copyin: a receipt without room */
+                    return -1;
+                }
+                return 0; /* FreeBSD kqueue_kevent: return (error) with error 0 */
             }
             struct kevent *o = &eventlist[placed++];
             *o = *ch;
-            o->flags = EV_ERROR;
+            o->flags = g_mode == MODE_LIBKQUEUE ? (unsigned short)(ch->flags | EV_ERROR) : EV_ERROR;
             o->data = err;
         }
     }
     pthread_mutex_unlock(&kq->lock);
-    if (placed > 0 || nevents == 0)
+    if (nevents == 0)
         return placed;
+    if (placed > 0 && (g_mode == MODE_BSD || placed == nevents))
+        return placed; /* (c): bsd returns the entries without scanning; libkqueue has no room left */
 
+    /* (c), libkqueue: the entries placed so far are returned only with events; a timeout or a
+     * failed wait loses them. */
     if (__atomic_exchange_n(&kq->interrupt, 0, __ATOMIC_SEQ_CST)) {
         errno = EINTR;
         return -1;
     }
 
     int ms = timeout_ms(timeout);
-    int room = nevents > 1024 ? 1024 : nevents;
+    int room = nevents - placed;
+    if (room > 1024)
+        room = 1024;
     struct epoll_event ready[1024];
     for (;;) {
         int n = epoll_wait(kq->ep, ready, room, ms);
@@ -612,9 +946,9 @@ EXPORT int kevent(int kqfd, const struct kevent *changelist, int nchanges,
         if (n == 0)
             return 0;
         pthread_mutex_lock(&kq->lock);
-        int count = collect(kq, ready, n, eventlist, nevents);
+        int count = collect(kq, ready, n, eventlist + placed, nevents - placed);
         pthread_mutex_unlock(&kq->lock);
-        if (count > 0 || ms >= 0)
-            return count; /* an early return without events is allowed (spurious wake-up) */
+        if (count > 0 || ms >= 0 || g_mode == MODE_LIBKQUEUE)
+            return placed + count; /* an early return without events is allowed (spurious wake-up) */
     }
 }
