@@ -192,6 +192,23 @@ public class BadInputTests
         Assert.Throws<InvalidOperationException>(poller.Dispose);
         Assert.False(channel.IsClosed);
 
+        // Every operation that belongs to the loop thread is refused before it touches the
+        // socket: a Send puts nothing on the wire, a Recv takes nothing from it.
+        Assert.Throws<InvalidOperationException>(() => channel.Send(new byte[8 << 20]));
+        Assert.Equal(0, peer.Available);
+        Assert.Throws<InvalidOperationException>(() => channel.Recv(new byte[16]));
+        Assert.Throws<InvalidOperationException>(channel.PauseReading);
+        Assert.Throws<InvalidOperationException>(channel.ResumeReading);
+        Assert.False(channel.ReadingPaused);
+        var idle = new TestChannel(poller);
+        Assert.Throws<InvalidOperationException>(() => idle.CreateSocket(AddressFamily.InterNetwork, SocketType.Stream));
+        Assert.Null(idle.Socket);
+        using var unowned = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        Assert.Throws<InvalidOperationException>(() => idle.SetSocket(unowned));
+        Assert.True(unowned.Blocking, "the refused SetSocket left the socket as it was");
+        Assert.Throws<InvalidOperationException>(() => new TestListener(poller)); // its constructor listens
+        Assert.Equal(1, poller.ChannelCount);
+
         poller.Post(channel.Close); // the way to do it: on the loop thread
         Assert.True(loop.Join(TimeSpan.FromSeconds(15)), "Loop() should end once the channel is closed");
         Assert.True(channel.IsClosed);

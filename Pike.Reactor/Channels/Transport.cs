@@ -57,6 +57,7 @@ public abstract class Transport : IDisposable
     public void CreateSocket(AddressFamily family, SocketType type, ProtocolType protocol = ProtocolType.Tcp)
     {
         ThrowIfClosed();
+        Poller.ThrowIfForeignThread();
         if (Socket is not null)
         {
             throw new InvalidOperationException("The transport already has a socket.");
