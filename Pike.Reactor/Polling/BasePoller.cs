@@ -51,6 +51,7 @@ public abstract class BasePoller : IDisposable
     private readonly ConcurrentQueue<Action> _posted = new();
     private readonly Lock _wakeGate = new();
     private LoopbackWaker? _loopbackWaker;
+    private IdleSweep? _idleSweep;
 
     private int _ownerThread;   // managed id of the thread inside Loop or Poll; 0 when none
     private bool _inIteration;
@@ -461,6 +462,34 @@ public abstract class BasePoller : IDisposable
         }
     }
 
+    /// <summary>Stops watching a connect that timed out; the transport reports the failure itself.</summary>
+    internal void AbortConnect(Transport transport)
+    {
+        if (!transport.IsRegistered)
+        {
+            return;
+        }
+
+        nint key = transport.RegistrationKey;
+        ref ChannelTable.Slot slot = ref _channels.Get(key);
+        slot.Connecting = false;
+        slot.ConnectError = SocketError.Success;
+        try
+        {
+            ApplyWantedInterest(key);
+        }
+        catch (NativeCallException)
+        {
+            // The connect is abandoned anyway; its owner hears of the timeout.
+        }
+    }
+
+    /// <summary>Starts watching <paramref name="transport"/> for idleness: one sweep timer per poller checks every watched channel.</summary>
+    internal void WatchIdle(Transport transport)
+    {
+        (_idleSweep ??= new IdleSweep(this)).Watch(transport);
+    }
+
     /// <summary>A socket that was held unwatched (neither connected nor listening) now listens.</summary>
     internal void EndDormancy(Transport transport)
     {
@@ -566,7 +595,7 @@ public abstract class BasePoller : IDisposable
             {
                 try
                 {
-                    channel.HandleRead();
+                    channel.DispatchRead();
                 }
                 catch (Exception error)
                 {
@@ -586,7 +615,7 @@ public abstract class BasePoller : IDisposable
             _channels.Get(key).WriteDeferred = false;
             try
             {
-                channel.HandleWrite();
+                channel.DispatchWrite();
                 DropWriteInterestUnlessWanted(channel, key);
             }
             catch (Exception error)
@@ -706,17 +735,7 @@ public abstract class BasePoller : IDisposable
     /// (<see cref="Transport.HandleClose"/>); anything else goes to <see cref="Transport.HandleError"/>.
     /// What those two throw propagates out of the loop.
     /// </summary>
-    internal static void RouteError(Transport channel, Exception error)
-    {
-        if (IsCloseError(error))
-        {
-            channel.HandleClose();
-        }
-        else
-        {
-            channel.HandleError(error);
-        }
-    }
+    internal static void RouteError(Transport channel, Exception error) => channel.RouteError(error);
 
     internal static bool IsCloseError(Exception error) =>
         error is EndOfStreamException or ObjectDisposedException
@@ -802,7 +821,7 @@ public abstract class BasePoller : IDisposable
                 // The socket failed already; its owner hears of the connect error, which is the cause.
             }
 
-            channel.HandleError(new SocketException((int)error));
+            channel.ConnectFailed(error);
             return;
         }
 
