@@ -15,7 +15,9 @@ namespace Pike.Reactor;
 /// or buffers, the listener does not spin on its readable socket: it refuses the waiting clients
 /// through a spare descriptor, pauses reading and retries on a timer with back-off, and says so
 /// once through <see cref="HandleResourcesExhausted"/> (docs/pitfalls.md 18). Any other accept
-/// failure is the listener's own and goes to <see cref="Transport.HandleError"/>.
+/// failure is the listener's own and goes to <see cref="Transport.HandleError"/>; when that
+/// leaves the listener open, accepting resumes after the same back-off. A retry resumes reading,
+/// also when the owner paused the listener in the meantime.
 /// </remarks>
 public abstract class Listener : Transport
 {
@@ -191,13 +193,21 @@ public abstract class Listener : Transport
             catch (Exception error)
             {
                 BasePoller.RouteError(this, error);
+
+                // An owner that keeps the listener after a failure of its own must not meet the
+                // same failure again at once, for ever: the socket is still readable.
+                if (!IsClosed && !ReadingPaused)
+                {
+                    PauseAndRetryLater();
+                }
+
                 return;
             }
 
+            _retryDelay = FirstRetryDelay;
             if (ResourcesExhausted)
             {
                 ResourcesExhausted = false;
-                _retryDelay = FirstRetryDelay;
                 try
                 {
                     HandleResourcesRecovered();
@@ -243,15 +253,21 @@ public abstract class Listener : Transport
                 (this, listening, limit), static state => state.Owner.RefuseWaiting(state.Listening, state.Limit));
         }
 
-        PauseReading();
-        _retry?.Dispose();
-        _retry = Poller.CallLater(_retryDelay, _retryAccepting ??= RetryAccepting);
-        _retryDelay = _retryDelay * 2 < LastRetryDelay ? _retryDelay * 2 : LastRetryDelay;
+        PauseAndRetryLater();
         if (!ResourcesExhausted)
         {
             ResourcesExhausted = true;
             HandleResourcesExhausted(error);
         }
+    }
+
+    /// <summary>Stops accepting and resumes after the current delay, which doubles up to a second until an accept succeeds.</summary>
+    private void PauseAndRetryLater()
+    {
+        PauseReading();
+        _retry?.Dispose();
+        _retry = Poller.CallLater(_retryDelay, _retryAccepting ??= RetryAccepting);
+        _retryDelay = _retryDelay * 2 < LastRetryDelay ? _retryDelay * 2 : LastRetryDelay;
     }
 
     /// <summary>With one descriptor free, accepts and closes each waiting connection: the client sees its connection end now.</summary>
@@ -289,6 +305,7 @@ public abstract class Listener : Transport
     /// <summary>The connection failed between the handshake and the accept (man 7 accept: treat as would-block and go on).</summary>
     private static bool IsClientFailure(SocketError error) => error is
         SocketError.ConnectionAborted or SocketError.ConnectionReset or SocketError.Interrupted or SocketError.TimedOut
+        or SocketError.AccessDenied /* EPERM: a firewall rule refused it (Linux) */
         or SocketError.NetworkDown or SocketError.NetworkUnreachable or SocketError.HostDown or SocketError.HostUnreachable;
 
     /// <summary>
