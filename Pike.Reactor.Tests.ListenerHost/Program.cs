@@ -5,18 +5,18 @@ using System.Net.Sockets;
 using System.Threading;
 using Pike.Reactor;
 
-// Usage: Pike.Reactor.Tests.ListenerHost POLLER
+// Usage: Pike.Reactor.Tests.ListenerHost POLLER [queue]
 // Listens on a free loopback port and keeps every client, echoing what it sends, until the
-// client leaves. Prints "listening PORT" first, then one line per listener event
+// client leaves ("queue": RefuseWhileExhausted = false). Prints "listening PORT" first, then one line per listener event
 // ("exhausted ERROR ERRNO", "recovered refused=N"); ends when standard input closes.
-if (args.Length != 1)
+if (args.Length is < 1 or > 2 || (args.Length == 2 && args[1] != "queue"))
 {
-    Console.Error.WriteLine("usage: Pike.Reactor.Tests.ListenerHost POLLER");
+    Console.Error.WriteLine("usage: Pike.Reactor.Tests.ListenerHost POLLER [queue]");
     return 2;
 }
 
 using BasePoller poller = PollerFactory.Create(args[0]);
-var listener = new HoldingListener(poller);
+var listener = new HoldingListener(poller) { RefuseWhileExhausted = args.Length == 1 };
 listener.Listen(new IPEndPoint(IPAddress.Loopback, 0));
 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"listening {((IPEndPoint)listener.LocalEndPoint!).Port}"));
 

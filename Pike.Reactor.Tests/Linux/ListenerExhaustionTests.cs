@@ -78,6 +78,38 @@ public class ListenerExhaustionTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(Pollers.Available), MemberType = typeof(Pollers))]
+    public void With_refusal_off_the_waiting_clients_stay_queued_and_are_served_when_others_leave(string name)
+    {
+        using var host = new ListenerHostProcess(name, DescriptorLimit, "queue");
+        List<Socket> clients = ConnectAndSend(host.Port, 300);
+        try
+        {
+            host.WaitForLine(l => l.StartsWith("exhausted TooManyOpenSockets", StringComparison.Ordinal), "the exhaustion report");
+            TimeSpan cpuBefore = host.CpuTime();
+            var window = Stopwatch.StartNew();
+            (List<Socket> served, List<Socket> refused, List<Socket> waiting) = Sweep(clients, TimeSpan.FromSeconds(2));
+            double cpuShare = (host.CpuTime() - cpuBefore) / window.Elapsed;
+            Assert.Empty(refused);
+            Assert.True(served.Count > 0 && waiting.Count > 0, $"{served.Count} served, {waiting.Count} waiting");
+            Assert.True(cpuShare < 0.3, $"the exhausted listener used {cpuShare:P0} of a CPU");
+
+            // The served leave: every waiting client is accepted and served, none refused.
+            served.ForEach(s => s.Dispose());
+            (List<Socket> Served, List<Socket> Refused) later = Outcomes(waiting);
+            Assert.Empty(later.Refused);
+            host.WaitForLine(l => l.StartsWith("recovered refused=0", StringComparison.Ordinal), "the recovery report");
+            string[] lines = host.StopAndReadLines();
+            Assert.Single(lines, l => l.StartsWith("exhausted", StringComparison.Ordinal));
+            Assert.Equal("stopped refused=0", lines.Last());
+        }
+        finally
+        {
+            clients.ForEach(s => s.Dispose());
+        }
+    }
+
     private static List<Socket> ConnectAndSend(int port, int count)
     {
         var sockets = new List<Socket>(count);
@@ -124,13 +156,45 @@ public class ListenerExhaustionTests
         return (served, refused);
     }
 
+    /// <summary>Sorts the clients for <paramref name="duration"/>: served (echo), refused (EOF or reset), and still waiting.</summary>
+    private static (List<Socket> Served, List<Socket> Refused, List<Socket> Waiting) Sweep(List<Socket> clients, TimeSpan duration)
+    {
+        var served = new List<Socket>();
+        var refused = new List<Socket>();
+        var pending = new List<Socket>(clients);
+        var buffer = new byte[16];
+        var clock = Stopwatch.StartNew();
+        while (pending.Count > 0 && clock.Elapsed < duration)
+        {
+            var readable = new List<Socket>(pending);
+            Socket.Select(readable, null, null, 100_000);
+            foreach (Socket socket in readable)
+            {
+                int received;
+                try
+                {
+                    received = socket.Receive(buffer);
+                }
+                catch (SocketException error) when (error.SocketErrorCode == SocketError.ConnectionReset)
+                {
+                    received = 0;
+                }
+
+                (received > 0 ? served : refused).Add(socket);
+                pending.Remove(socket);
+            }
+        }
+
+        return (served, refused, pending);
+    }
+
     /// <summary>Pike.Reactor.Tests.ListenerHost under <c>prlimit --nofile=N:N</c>, its output lines collected.</summary>
     private sealed class ListenerHostProcess : IDisposable
     {
         private readonly Process _process;
         private readonly List<string> _lines = new();
 
-        public ListenerHostProcess(string poller, int descriptorLimit)
+        public ListenerHostProcess(string poller, int descriptorLimit, params string[] extra)
         {
             string dll = typeof(ListenerHostProcess).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
                 .Single(a => a.Key == "ListenerHost").Value!;
@@ -142,7 +206,7 @@ public class ListenerExhaustionTests
                 RedirectStandardError = true,
                 UseShellExecute = false,
             };
-            foreach (string arg in new[] { $"--nofile={descriptorLimit}:{descriptorLimit}", "dotnet", dll, poller })
+            foreach (string arg in new[] { $"--nofile={descriptorLimit}:{descriptorLimit}", "dotnet", dll, poller }.Concat(extra))
             {
                 start.ArgumentList.Add(arg);
             }
