@@ -20,7 +20,7 @@ public class ListenerTests
     [MemberData(nameof(Pollers.Available), MemberType = typeof(Pollers))]
     public void A_HandleAccept_that_throws_disposes_the_socket_and_the_listener_keeps_accepting(string name)
     {
-        using BasePoller poller = PollerFactory.Create(name);
+        using BasePoller poller = Pollers.Create(name);
         using var listener = new FailingListener(poller) { FailFirst = 1 };
         listener.Listen(new IPEndPoint(IPAddress.Loopback, 0));
 
@@ -44,7 +44,7 @@ public class ListenerTests
     [MemberData(nameof(Pollers.Available), MemberType = typeof(Pollers))]
     public void By_default_a_HandleAccept_exception_leaves_the_loop_and_the_listener_stays_open(string name)
     {
-        using BasePoller poller = PollerFactory.Create(name);
+        using BasePoller poller = Pollers.Create(name);
         using var listener = new FailingListener(poller) { FailFirst = 1, RecordFailures = false };
         listener.Listen(new IPEndPoint(IPAddress.Loopback, 0));
 
@@ -64,7 +64,7 @@ public class ListenerTests
     [MemberData(nameof(Pollers.Available), MemberType = typeof(Pollers))]
     public void A_client_that_left_while_HandleAccept_used_it_is_not_a_listener_failure(string name)
     {
-        using BasePoller poller = PollerFactory.Create(name);
+        using BasePoller poller = Pollers.Create(name);
         using var listener = new FailingListener(poller) { FailFirst = 1, Failure = new SocketException((int)SocketError.ConnectionReset) };
         listener.Listen(new IPEndPoint(IPAddress.Loopback, 0));
 
@@ -83,7 +83,7 @@ public class ListenerTests
     [MemberData(nameof(Pollers.Available), MemberType = typeof(Pollers))]
     public void A_listener_that_never_ran_out_reports_no_exhaustion(string name)
     {
-        using BasePoller poller = PollerFactory.Create(name);
+        using BasePoller poller = Pollers.Create(name);
         using var listener = new FailingListener(poller);
         listener.Listen(new IPEndPoint(IPAddress.Loopback, 0));
         var clients = new List<Socket>();

@@ -26,7 +26,7 @@ public class ListenerExhaustionTests
     private const int Clients = 400;
 
     [Theory]
-    [MemberData(nameof(Pollers.Available), MemberType = typeof(Pollers))]
+    [MemberData(nameof(Pollers.Kernel), MemberType = typeof(Pollers))] // the child host makes the factory's pollers
     public void Out_of_descriptors_the_listener_refuses_waiting_clients_idles_and_serves_again_later(string name)
     {
         using var host = new ListenerHostProcess(name, DescriptorLimit);
@@ -79,7 +79,7 @@ public class ListenerExhaustionTests
     }
 
     [Theory]
-    [MemberData(nameof(Pollers.Available), MemberType = typeof(Pollers))]
+    [MemberData(nameof(Pollers.Kernel), MemberType = typeof(Pollers))] // the child host makes the factory's pollers
     public void With_refusal_off_the_waiting_clients_stay_queued_and_are_served_when_others_leave(string name)
     {
         using var host = new ListenerHostProcess(name, DescriptorLimit, "queue");

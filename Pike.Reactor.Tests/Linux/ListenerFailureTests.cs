@@ -17,7 +17,7 @@ public class ListenerFailureTests
     [MemberData(nameof(Pollers.Available), MemberType = typeof(Pollers))]
     public void A_failing_listener_kept_open_by_its_owner_backs_off_instead_of_spinning(string name)
     {
-        using BasePoller poller = PollerFactory.Create(name);
+        using BasePoller poller = Pollers.Create(name);
         using var listener = new KeptListener(poller);
         listener.Listen(new IPEndPoint(IPAddress.Loopback, 0));
         listener.Socket!.Shutdown(SocketShutdown.Both);
