@@ -169,6 +169,13 @@ public abstract class Listener : Transport
         base.Dispose(disposing);
     }
 
+    /// <summary>A closed listener retries nothing: its timer must not keep the loop (or the listener) alive.</summary>
+    private protected override void ReleaseOnClose()
+    {
+        _retry?.Dispose();
+        _retry = null;
+    }
+
     /// <summary>Accepts what is pending, up to <paramref name="limit"/> per readiness (the rest is reported again).</summary>
     internal void AcceptReady(int limit)
     {
@@ -229,7 +236,13 @@ public abstract class Listener : Transport
             }
             catch (Exception error)
             {
-                accepted.Dispose(); // idempotent when the owner disposed it already
+                // A transport that adopted the socket before the throw is closed with it, so
+                // that no registration outlives its descriptor; otherwise the socket is disposed.
+                if (!Poller.CloseHolderOf(accepted))
+                {
+                    accepted.Dispose(); // idempotent when the owner disposed it already
+                }
+
                 if (!IsClientGone(error))
                 {
                     HandleAcceptFailed(error);

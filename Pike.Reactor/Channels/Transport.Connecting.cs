@@ -42,7 +42,7 @@ public abstract partial class Transport
     /// <summary>A connect the poller watched failed with <paramref name="error"/>: the next resolved address is tried, or <see cref="HandleError"/> hears of it.</summary>
     internal void ConnectFailed(SocketError error)
     {
-        if (!IsClosed && _candidates is { } candidates && _nextCandidate < candidates.Length)
+        if (!IsClosed && IsRegistered && _candidates is { } candidates && _nextCandidate < candidates.Length)
         {
             try
             {
@@ -130,6 +130,12 @@ public abstract partial class Transport
         }
 
         _resolving = false;
+        if (!IsRegistered)
+        {
+            ConnectFailed(SocketError.NotConnected); // removed from its poller while the name was looked up
+            return;
+        }
+
         if (!lookup.IsCompletedSuccessfully)
         {
             SocketError error = lookup.Exception?.InnerException is SocketException failure ? failure.SocketErrorCode : SocketError.HostNotFound;
@@ -186,7 +192,11 @@ public abstract partial class Transport
         Poller.BeginConnect(this, immediate);
     }
 
-    /// <summary>A failed connect leaves a socket that POSIX does not let connect again: the next address gets a fresh one, registered in its place.</summary>
+    /// <summary>
+    /// A failed connect leaves a socket that POSIX does not let connect again: the next address
+    /// gets a fresh one, registered in its place. It copies the family, type, protocol and
+    /// dual mode, not other options the owner set (a local bind, buffer sizes).
+    /// </summary>
     private void ReplaceSocket()
     {
         Socket old = Socket!;
@@ -228,6 +238,17 @@ public abstract partial class Transport
         _resolving = false;
         _candidates = null;
         Poller.AbortConnect(this);
+        try
+        {
+            // The kernel's connect would go on and might finish later, unnoticed: the transport
+            // gets a fresh socket, so that a timed-out connect is over.
+            ReplaceSocket();
+        }
+        catch (SocketException)
+        {
+            // Out of sockets: the error reported is the timeout all the same.
+        }
+
         ConnectFailed(SocketError.TimedOut);
     }
 

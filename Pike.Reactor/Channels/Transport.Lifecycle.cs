@@ -105,10 +105,12 @@ public abstract partial class Transport
             return;
         }
 
+        // Bounded per readiness, as accepting is: a peer that keeps sending must not hold the
+        // loop; the rest is reported again (level-triggered).
         Span<byte> sink = stackalloc byte[4096];
         try
         {
-            while (Recv(sink) > 0)
+            for (int i = 0; i < 16 && Recv(sink) > 0; i++)
             {
             }
         }
@@ -178,6 +180,11 @@ public abstract partial class Transport
         }
     }
 
+    /// <summary>Releases what a subclass of this assembly holds for an open transport (a listener's retry timer); called once by Close.</summary>
+    private protected virtual void ReleaseOnClose()
+    {
+    }
+
     /// <summary>The end of Close: the reason, the timers and the queue released, then the hook.</summary>
     private void FinishClose()
     {
@@ -187,6 +194,7 @@ public abstract partial class Transport
         _lingerTimer = null;
         CancelConnectAttempt();
         ReleaseOutput();
+        ReleaseOnClose();
         Closed?.Invoke(this, reason);
     }
 }

@@ -200,6 +200,11 @@ public abstract partial class Transport
             }
 
             UpdateWritability();
+            if (IsClosed)
+            {
+                return; // HandleWritabilityChanged closed it
+            }
+
             if (!output.IsEmpty)
             {
                 RequestWrite();

@@ -187,8 +187,17 @@ public abstract partial class Transport : IDisposable
     {
         ThrowIfClosed();
         Poller.ThrowIfForeignThread();
+        bool was = _readingPaused;
         _readingPaused = true;
-        Poller.UpdateInterest(this);
+        try
+        {
+            Poller.UpdateInterest(this);
+        }
+        catch
+        {
+            _readingPaused = was; // the kernel refused: nothing changed
+            throw;
+        }
     }
 
     /// <summary>Resumes reading after <see cref="PauseReading"/>.</summary>
@@ -196,8 +205,17 @@ public abstract partial class Transport : IDisposable
     {
         ThrowIfClosed();
         Poller.ThrowIfForeignThread();
+        bool was = _readingPaused;
         _readingPaused = false;
-        Poller.UpdateInterest(this);
+        try
+        {
+            Poller.UpdateInterest(this);
+        }
+        catch
+        {
+            _readingPaused = was;
+            throw;
+        }
     }
 
     /// <summary>Removes the transport from its poller and closes the socket. Idempotent. Called on the loop thread (or while no loop runs).</summary>

@@ -86,7 +86,14 @@ public abstract class BasePoller : IDisposable
     /// Every channel this poller holds, with what it wants watched now: for a poller that
     /// finds readiness its own way (<c>foreach</c>; allocates nothing).
     /// </summary>
-    protected ChannelInterestEnumerator WatchedChannels => new(_channels);
+    protected ChannelInterestEnumerator WatchedChannels
+    {
+        get
+        {
+            ThrowIfReentrantCustomPoll();
+            return new(_channels);
+        }
+    }
 
     /// <summary>
     /// A socket that becomes readable when <see cref="Wake"/> (or <see cref="Post"/>,
@@ -96,7 +103,14 @@ public abstract class BasePoller : IDisposable
     /// <see cref="DrainWakeSocket"/>). Created on first use; unused by pollers that override
     /// <see cref="SignalWake"/>.
     /// </summary>
-    protected Socket WakeSocket => EnsureLoopbackWaker().Reader;
+    protected Socket WakeSocket
+    {
+        get
+        {
+            ThrowIfReentrantCustomPoll();
+            return EnsureLoopbackWaker().Reader;
+        }
+    }
 
     /// <summary>Starts watching <paramref name="transport"/>'s socket. Called by <see cref="Transport.SetSocket"/>.</summary>
     /// <exception cref="ArgumentNullException"><paramref name="transport"/> is null.</exception>
@@ -130,7 +144,8 @@ public abstract class BasePoller : IDisposable
 
         nint key = _channels.Add(transport, handle, _batch);
         ref ChannelTable.Slot slot = ref _channels.Get(key);
-        slot.Dormant = socket.SocketType == SocketType.Stream && !socket.Connected && transport is not Listener { IsListening: true };
+        slot.Dormant = socket.SocketType == SocketType.Stream && !socket.Connected && transport is not Listener { IsListening: true } && !IsListeningSocket(socket);
+        slot.WriteDeferred = transport.QueuedBytes > 0; // re-added with bytes still queued: the flush goes on
         transport.AttachRegistration(key);
         try
         {
@@ -501,6 +516,19 @@ public abstract class BasePoller : IDisposable
         }
     }
 
+    /// <summary>Closes the transport that holds <paramref name="socket"/>, if this poller has one; false when none does.</summary>
+    internal bool CloseHolderOf(Socket socket)
+    {
+        nint handle = socket.SafeHandle.DangerousGetHandle();
+        if (_channels.TryFindByHandle(handle, out nint key) && _channels.Find(key) is { } holder && ReferenceEquals(holder.Socket, socket))
+        {
+            holder.Close();
+            return true;
+        }
+
+        return false;
+    }
+
     internal void ThrowIfForeignThread()
     {
         int owner = Volatile.Read(ref _ownerThread);
@@ -535,6 +563,7 @@ public abstract class BasePoller : IDisposable
     protected ChannelInterest InterestOf(Transport transport)
     {
         ArgumentNullException.ThrowIfNull(transport);
+        ThrowIfReentrantCustomPoll();
         if (!ReferenceEquals(transport.Poller, this) || !transport.IsRegistered)
         {
             return new ChannelInterest(transport, transport.Fileno, IoEvents.None, false);
@@ -773,6 +802,24 @@ public abstract class BasePoller : IDisposable
         }
     }
 
+    /// <summary>A socket handed over already listening (SetSocket after the owner's own Listen) is watched at once.</summary>
+    private static bool IsListeningSocket(Socket socket)
+    {
+        if (!socket.IsBound)
+        {
+            return false;
+        }
+
+        try
+        {
+            return socket.GetSocketOption(SocketOptionLevel.Socket, SocketOptionName.AcceptConnection) is int accepting && accepting != 0;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+
     private void DropWriteInterestUnlessWanted(Transport channel, nint key)
     {
         if (channel.RegistrationKey == key && !_channels.Get(key).WriteDeferred)
@@ -837,17 +884,27 @@ public abstract class BasePoller : IDisposable
         }
     }
 
-    private void ProcessFilenos(ReadOnlySpan<nint> filenos, IoEvents ready)
+    /// <summary>
+    /// A poller that overrides Poll reaches the core through WatchedChannels, InterestOf,
+    /// WakeSocket and ProcessReadables/ProcessWritables: each refuses a Poll called from a
+    /// handler, a posted action or a timer (or from another thread while the loop runs) before
+    /// the override could block in its own wait.
+    /// </summary>
+    private void ThrowIfReentrantCustomPoll()
     {
-        ThrowIfDisposed();
         ThrowIfForeignThread();
         if (_reportingFilenos || (_inIteration && !_inPollCall))
         {
-            // A handler, a posted action or a timer called Poll: not re-entrant.
             throw new InvalidOperationException("Poll and Loop are not re-entrant: they cannot be called from a handler.");
         }
+    }
 
+    private void ProcessFilenos(ReadOnlySpan<nint> filenos, IoEvents ready)
+    {
+        ThrowIfDisposed();
+        ThrowIfReentrantCustomPoll();
         Interlocked.Exchange(ref _sleeping, 0); // the wait is over: a Wake from now on needs no signal
+        Interlocked.Exchange(ref _wakeRequested, 0);
         _pollCalled = false;
         if (!_inIteration)
         {
@@ -914,7 +971,8 @@ public abstract class BasePoller : IDisposable
             _inPollCall = false;
             _pollCalled = false;
             Interlocked.Exchange(ref _sleeping, 0);
-            Interlocked.Exchange(ref _wakeRequested, 0);
+
+            // A Wake that came during dispatch stays requested: the next wait does not block.
 
             RunPosted();
             RunDueTimers();

@@ -21,6 +21,7 @@ internal sealed class IdleSweep
     private readonly Action _sweep;
     private IDisposable? _timer;
     private TimeSpan _interval = MaxInterval;
+    private bool _sweeping;
 
     public IdleSweep(BasePoller poller)
     {
@@ -32,6 +33,11 @@ internal sealed class IdleSweep
     {
         _watched.Add(transport);
         TimeSpan interval = Clamp(transport.IdleTimeout!.Value / 2);
+        if (_sweeping)
+        {
+            return; // the sweep running now schedules the next one with this timeout counted
+        }
+
         if (_timer is null || interval < _interval)
         {
             _interval = interval;
@@ -46,37 +52,60 @@ internal sealed class IdleSweep
     private void Sweep()
     {
         _timer = null;
+        _sweeping = true;
         long now = Stopwatch.GetTimestamp();
         TimeSpan shortest = MaxInterval;
-        for (int i = _watched.Count - 1; i >= 0; i--)
+        try
         {
-            Transport transport = _watched[i];
-            if (transport.IsIdleAt(now, out bool watched))
+            for (int i = _watched.Count - 1; i >= 0; i--)
             {
-                transport.HandleIdle();
-                watched = transport.IdleTimeout.HasValue && !transport.IsClosed;
-            }
+                if (i >= _watched.Count)
+                {
+                    continue; // a handler below closed several watched channels
+                }
 
-            if (!watched)
-            {
-                // Closed, or its timeout cleared: forget it (the last one takes its place).
-                transport.IdleWatched = false;
-                _watched[i] = _watched[^1];
-                _watched.RemoveAt(_watched.Count - 1);
-                continue;
-            }
+                Transport transport = _watched[i];
+                if (transport.IsIdleAt(now, out bool watched))
+                {
+                    transport.HandleIdle();
+                    watched = transport.IdleTimeout.HasValue && !transport.IsClosed;
+                }
 
-            TimeSpan half = Clamp(transport.IdleTimeout!.Value / 2);
-            if (half < shortest)
-            {
-                shortest = half;
+                if (!watched)
+                {
+                    // Closed, or its timeout cleared: forget it (the last one takes its place).
+                    transport.IdleWatched = false;
+                    _watched[i] = _watched[^1];
+                    _watched.RemoveAt(_watched.Count - 1);
+                    continue;
+                }
+
+                TimeSpan half = Clamp(transport.IdleTimeout!.Value / 2);
+                if (half < shortest)
+                {
+                    shortest = half;
+                }
             }
         }
-
-        if (_watched.Count > 0 && !_poller.IsDisposed)
+        finally
         {
-            _interval = shortest;
-            _timer = _poller.CallLater(_interval, _sweep);
+            // Also when a HandleIdle threw (it propagates out of Loop): the others keep their timeouts.
+            _sweeping = false;
+            foreach (Transport transport in _watched)
+            {
+                if (transport.IdleTimeout is { } timeout && Clamp(timeout / 2) < shortest)
+                {
+                    shortest = Clamp(timeout / 2);
+                }
+            }
+
+            _timer?.Dispose();
+            _timer = null;
+            if (_watched.Count > 0 && !_poller.IsDisposed)
+            {
+                _interval = shortest;
+                _timer = _poller.CallLater(_interval, _sweep);
+            }
         }
     }
 }
