@@ -4,19 +4,24 @@
 # Runs the tests tagged Lane=contract, core or windows, as the native Windows job does.
 # Prints one summary line: "tests: N passed, N failed, N skipped". Extra arguments go to the
 # xunit v3 runner (for example -method "*Iocp*" while iterating).
-# Needs: the .NET SDK, and wine64 (Debian: apt-get install -y wine64).
+# Needs: the .NET SDK, and Wine (Debian: apt-get install -y wine64, which puts the loader in
+# /usr/lib/wine/ and nothing on PATH; build/find-wine.sh finds it there).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 out="${PIKE_WINDOWS_LANE_DIR:-$root/artifacts/windows-lane}"
 configuration="${CONFIGURATION:-Release}"
+# A hung test must fail the lane, not hold CI: the whole run normally takes 2-4 minutes.
+run_timeout="${PIKE_WINDOWS_LANE_TIMEOUT:-1200}"
 
-wine_cmd="$(command -v wine64 || command -v wine || true)"
-if [[ -z "$wine_cmd" ]]; then
-    echo "windows lane: wine is not installed (Debian: apt-get install -y wine64)" >&2
+if ! found="$("$root/build/find-wine.sh")"; then
+    echo "windows lane: cannot run (see above)" >&2
     exit 2
 fi
+wine_cmd="$(sed -n 1p <<<"$found")"
+wineserver_cmd="$(sed -n 2p <<<"$found")"
 
+mkdir -p "$out"
 if [[ "${PIKE_WINDOWS_LANE_NO_BUILD:-}" != "1" ]]; then
     dotnet publish "$root/Pike.Reactor.Tests/Pike.Reactor.Tests.csproj" -c "$configuration" -r win-x64 \
         --self-contained -o "$out/bin" -nologo -v quiet >"$out.publish.log" 2>&1 \
@@ -38,18 +43,21 @@ if [[ ! -f "$WINEPREFIX/system.reg" ]]; then
     # A program started while Wine still builds a new prefix can fail to load its own DLLs
     # ("Could not load System.Runtime.dll"): create the prefix first and wait for it.
     "$wine_cmd" wineboot --init >/dev/null 2>&1 || true
-    wineserver -w
+    "$wineserver_cmd" -w
 fi
 results="$out/results.xml"
 rm -f "$results"
 
-cleanup() { wineserver -k >/dev/null 2>&1 || true; }
+cleanup() { "$wineserver_cmd" -k >/dev/null 2>&1 || true; }
 trap cleanup EXIT
 
-# Serial: the leak tests count the whole process's handles, which parallel tests would move.
 status=0
-"$wine_cmd" "$out/bin/Pike.Reactor.Tests.exe" -trait "Lane=contract" -trait "Lane=core" -trait "Lane=windows" -trait- "Needs=kqueue-shim" -noLogo -noColor -parallelMode none -reporter "${PIKE_WINDOWS_LANE_REPORTER:-quiet}" \
-    -result-xml "$results" "$@" || status=$?
+timeout --kill-after=30 "$run_timeout" \
+    "$wine_cmd" "$out/bin/Pike.Reactor.Tests.exe" -trait "Lane=contract" -trait "Lane=core" -trait "Lane=windows" -trait- "Needs=kqueue-shim" \
+    -noLogo -noColor -parallelMode none -reporter "${PIKE_WINDOWS_LANE_REPORTER:-quiet}" -result-xml "$results" "$@" || status=$?
+if [[ $status -eq 124 || $status -eq 137 ]]; then
+    echo "windows lane: the test runner did not finish within $run_timeout s (PIKE_WINDOWS_LANE_TIMEOUT)" >&2
+fi
 
 if [[ ! -f "$results" ]]; then
     echo "windows lane: the test runner wrote no results (exit $status)" >&2
