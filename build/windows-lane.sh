@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The Windows lane: publishes the test project for win-x64 (self-contained) and runs it under
 # Wine in a throw-away prefix, on the pollers a Windows host offers (iocp, wsapoll, select).
-# Runs the tests tagged Lane=contract, core or windows, as the native Windows job does.
+# Runs the tests tagged Lane=contract, core or windows, as the native Windows job does, at the
+# xunit runner's default parallelism; the tests that count the whole process's handles are in
+# ProcessWideCollection, which the runner keeps for after the parallel ones, one at a time.
 # Prints one summary line: "tests: N passed, N failed, N skipped". Extra arguments go to the
 # xunit v3 runner (for example -method "*Iocp*" while iterating).
 # Needs: the .NET SDK, and Wine (Debian: apt-get install -y wine64, which puts the loader in
@@ -54,7 +56,7 @@ trap cleanup EXIT
 status=0
 timeout --kill-after=30 "$run_timeout" \
     "$wine_cmd" "$out/bin/Pike.Reactor.Tests.exe" -trait "Lane=contract" -trait "Lane=core" -trait "Lane=windows" -trait- "Needs=kqueue-shim" \
-    -noLogo -noColor -parallelMode none -reporter "${PIKE_WINDOWS_LANE_REPORTER:-quiet}" -result-xml "$results" "$@" || status=$?
+    -noLogo -noColor -reporter "${PIKE_WINDOWS_LANE_REPORTER:-quiet}" -result-xml "$results" "$@" || status=$?
 if [[ $status -eq 124 || $status -eq 137 ]]; then
     echo "windows lane: the test runner did not finish within $run_timeout s (PIKE_WINDOWS_LANE_TIMEOUT)" >&2
 fi
