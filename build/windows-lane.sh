@@ -50,11 +50,29 @@ fi
 results="$out/results.xml"
 rm -f "$results"
 
+# One CPU for the Wine process, and the host's count for the runtime (so the xunit runner's
+# default parallelism is what it is on this host: one test thread per CPU). Wine 8.0's
+# NtFlushProcessWriteBuffers is a stub that does nothing ("fixme:virtual:NtFlushProcessWriteBuffers
+# stub" once the first GC runs). CoreCLR's GC suspension relies on that call as a barrier that
+# makes every thread's "running managed code" flag visible before it reads them: without it, on
+# more than one CPU, a GC can take a thread that is running managed code for one that is not.
+# Tests run in parallel then ended in "Internal CLR error (0x80131506)" or in a hang with every
+# thread waiting and a thread-pool worker gone while the runtime still listed it as running
+# managed code; serially (one managed thread at a time) the window almost never opened. On one
+# CPU the stores the barrier should flush are already visible to the other threads. A Wine that
+# implements the call (later releases) can run on all CPUs: PIKE_WINE_ALL_CPUS=1.
+pin=()
+if [[ "${PIKE_WINE_ALL_CPUS:-}" != "1" ]] && command -v taskset >/dev/null; then
+    cpu="$(sed -n 's/^Cpus_allowed_list:[[:space:]]*\([0-9]*\).*/\1/p' /proc/self/status)"
+    pin=(taskset -c "${cpu:-0}")
+    export DOTNET_PROCESSOR_COUNT="${DOTNET_PROCESSOR_COUNT:-$(nproc)}"
+fi
+
 cleanup() { "$wineserver_cmd" -k >/dev/null 2>&1 || true; }
 trap cleanup EXIT
 
 status=0
-timeout --kill-after=30 "$run_timeout" \
+timeout --kill-after=30 "$run_timeout" "${pin[@]}" \
     "$wine_cmd" "$out/bin/Pike.Reactor.Tests.exe" -trait "Lane=contract" -trait "Lane=core" -trait "Lane=windows" -trait- "Needs=kqueue-shim" \
     -noLogo -noColor -reporter "${PIKE_WINDOWS_LANE_REPORTER:-quiet}" -result-xml "$results" "$@" || status=$?
 if [[ $status -eq 124 || $status -eq 137 ]]; then
