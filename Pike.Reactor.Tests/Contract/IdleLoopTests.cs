@@ -33,6 +33,8 @@ public class IdleLoopTests
         TimeSpan thread = OsResources.ThreadCpuTime() - threadBefore;
         TimeSpan process = OsResources.ProcessCpuTime() - processBefore;
 
+        TestContext.Current.TestOutputHelper?.WriteLine(
+            $"{name}: idle Loop({timeout.TotalMilliseconds} ms) took {elapsed.TotalMilliseconds:0} ms; CPU {thread.TotalMilliseconds:0} ms the loop thread, {process.TotalMilliseconds:0} ms the process");
         Assert.True(elapsed >= timeout - TimeSpan.FromMilliseconds(1), $"returned early, after {elapsed}");
         Assert.True(elapsed < TimeSpan.FromSeconds(10), $"returned late, after {elapsed}");
 

@@ -33,6 +33,8 @@ public class CpuClockTests
         TimeSpan thread = OsResources.ThreadCpuTime() - threadBefore;
         TimeSpan process = OsResources.ProcessCpuTime() - processBefore;
 
+        TestContext.Current.TestOutputHelper?.WriteLine(
+            $"a neighbour spun {spun.TotalMilliseconds:0} ms: the sleeping thread's clock {thread.TotalMilliseconds:0} ms, the process clock {process.TotalMilliseconds:0} ms");
         Assert.True(spun >= TimeSpan.FromMilliseconds(300));
         Assert.True(process >= TimeSpan.FromMilliseconds(250), $"the process clock saw {process.TotalMilliseconds} ms of a 300 ms spin");
         Assert.True(thread < TimeSpan.FromMilliseconds(100), $"the sleeping thread's clock saw {thread.TotalMilliseconds} ms of another thread's 300 ms spin");
