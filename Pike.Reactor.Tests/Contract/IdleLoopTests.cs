@@ -1,6 +1,7 @@
 using System;
 using System.Diagnostics;
 using System.Net.Sockets;
+using System.Threading;
 using Xunit;
 
 namespace Pike.Reactor.Tests.Contract;
@@ -8,6 +9,10 @@ namespace Pike.Reactor.Tests.Contract;
 /// <summary>
 /// An idle loop uses no CPU, measured on the loop thread and for the whole process. The process
 /// figure counts every thread, so this class runs in <see cref="ProcessWideCollection"/>, alone.
+/// Even alone the process is not quiet (the test host, the coverage collector and the runtime's
+/// tiering and GC threads used up to 155 ms of a 500 ms window on a loaded machine while the loop
+/// thread used 1 ms), so the process figure is compared with a sleeping window of the same
+/// length just before: a thread spinning anywhere in the process would add a whole window.
 /// </summary>
 [Trait("Lane", "contract")]
 [Collection(nameof(ProcessWideCollection))]
@@ -25,6 +30,9 @@ public class IdleLoopTests
         var timeout = TimeSpan.FromMilliseconds(500);
 
         poller.Loop(TimeSpan.FromMilliseconds(10)); // warm up (JIT) outside the measurement
+        TimeSpan baselineBefore = OsResources.ProcessCpuTime();
+        Thread.Sleep(timeout);
+        TimeSpan baseline = OsResources.ProcessCpuTime() - baselineBefore;
         TimeSpan threadBefore = OsResources.ThreadCpuTime();
         TimeSpan processBefore = OsResources.ProcessCpuTime();
         var clock = Stopwatch.StartNew();
@@ -34,14 +42,14 @@ public class IdleLoopTests
         TimeSpan process = OsResources.ProcessCpuTime() - processBefore;
 
         TestContext.Current.TestOutputHelper?.WriteLine(
-            $"{name}: idle Loop({timeout.TotalMilliseconds} ms) took {elapsed.TotalMilliseconds:0} ms; CPU {thread.TotalMilliseconds:0} ms the loop thread, {process.TotalMilliseconds:0} ms the process");
+            $"{name}: idle Loop({timeout.TotalMilliseconds} ms) took {elapsed.TotalMilliseconds:0} ms; CPU {thread.TotalMilliseconds:0} ms the loop thread, {process.TotalMilliseconds:0} ms the process ({baseline.TotalMilliseconds:0} ms while sleeping as long)");
         Assert.True(elapsed >= timeout - TimeSpan.FromMilliseconds(1), $"returned early, after {elapsed}");
         Assert.True(elapsed < TimeSpan.FromSeconds(10), $"returned late, after {elapsed}");
 
         // A spinning loop would burn the whole half second; a blocking one uses almost nothing.
-        // The process may add a little of its own (the runtime's timer and tiering threads).
         Assert.True(thread < TimeSpan.FromMilliseconds(100), $"the loop thread used {thread.TotalMilliseconds} ms of CPU while idle ({process.TotalMilliseconds} ms the process)");
-        Assert.True(process < TimeSpan.FromMilliseconds(150), $"the process used {process.TotalMilliseconds} ms of CPU while its loop idled ({thread.TotalMilliseconds} ms the loop thread)");
+        TimeSpan excess = process - baseline;
+        Assert.True(excess < timeout / 2, $"the process used {process.TotalMilliseconds} ms of CPU while its loop idled, {baseline.TotalMilliseconds} ms while it slept as long ({thread.TotalMilliseconds} ms the loop thread)");
         Assert.Empty(idle.Calls);
     }
 }
