@@ -22,7 +22,7 @@ public class IdleLoopTests
     [MemberData(nameof(Pollers.Available), MemberType = typeof(Pollers))]
     public void Loop_with_a_timeout_returns_on_time_without_spinning(string name)
     {
-        using BasePoller poller = PollerFactory.Create(name);
+        using BasePoller poller = Pollers.Create(name);
         (Socket peer, Socket server) = Loopback.Pair();
         using var _ = peer;
         var idle = new TestChannel(poller);
