@@ -19,8 +19,12 @@ internal sealed class OutputQueue
     /// <summary>The size of a pooled chunk that copied bytes go into.</summary>
     public const int ChunkSize = 16 * 1024;
 
-    /// <summary>Segments one gathering send carries at most (IOV_MAX is 1024 on Linux; fewer keeps the call short).</summary>
-    private const int MaxGather = 64;
+    /// <summary>
+    /// Segments one gathering send carries at most. Eight is where .NET's Unix socket code stops
+    /// building the iovec on the stack (more allocates two arrays per send); eight 16 KiB chunks
+    /// are 128 KiB, about what a socket takes at once.
+    /// </summary>
+    private const int MaxGather = 8;
 
     private readonly List<ArraySegment<byte>> _gather = new(MaxGather);
     private Segment[] _segments = new Segment[8];
