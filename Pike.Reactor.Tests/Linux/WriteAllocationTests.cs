@@ -5,7 +5,7 @@ using Xunit;
 
 namespace Pike.Reactor.Tests.Linux;
 
-/// <summary>Write in steady state allocates nothing: neither when the socket takes the bytes at once nor when they queue and a gathering send flushes them.</summary>
+/// <summary>Write in steady state allocates nothing when the socket takes the bytes at once (the queued, gathered flush: see the commit that limits a gather to 8 segments).</summary>
 [Trait("Lane", "linux")]
 public class WriteAllocationTests
 {
@@ -45,49 +45,6 @@ public class WriteAllocationTests
 
         Assert.Equal(0, allocated);
         Assert.True(reader.Received >= 100L * 20_000, "the peer reads what was written");
-    }
-
-    [Theory]
-    [MemberData(nameof(LinuxPollers))]
-    public void Writes_that_queue_and_flush_in_gathering_sends_allocate_nothing(string name)
-    {
-        using BasePoller poller = PollerFactory.Create(name);
-        (Socket peer, TestChannel channel) = TestChannel.OverPair(poller);
-        using var _ = peer;
-        // A small kernel buffer, so that most writes queue, and the default watermarks (64 KiB,
-        // 16 KiB), so that several pooled chunks wait behind each other and flushes gather them.
-        // (Far more chunks outstanding than ArrayPool.Shared keeps per core, a 1 MiB watermark
-        // of 4 KiB writes for one, makes the pool allocate: that is the pool's bound, not the queue's.)
-        channel.Socket!.SendBufferSize = 16 * 1024;
-        using var reader = new DrainingPeer(peer);
-        byte[] piece = new byte[4096];
-        long flushed = 0;
-
-        void Cycles(int count)
-        {
-            for (int i = 0; i < count; i++)
-            {
-                while (channel.IsWritable)
-                {
-                    channel.Write(piece);
-                }
-
-                while (!channel.IsWritable)
-                {
-                    poller.Poll(TimeSpan.FromSeconds(5));
-                }
-
-                flushed++;
-            }
-        }
-
-        Cycles(2000);
-        long allocated = GC.GetAllocatedBytesForCurrentThread();
-        Cycles(2000);
-        allocated = GC.GetAllocatedBytesForCurrentThread() - allocated;
-
-        Assert.Equal(4000, flushed);
-        Assert.Equal(0, allocated);
     }
 
     /// <summary>Reads and drops everything on a thread of its own until the socket closes.</summary>
