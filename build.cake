@@ -16,6 +16,7 @@ var results = artifacts.Combine("test-results");
 var solution = root.CombineWithFilePath("Pike.sln");
 var testProject = root.CombineWithFilePath("Pike.Reactor.Tests/Pike.Reactor.Tests.csproj");
 var respTestProject = root.CombineWithFilePath("samples/Pike.Reactor.RespServer.Tests/Pike.Reactor.RespServer.Tests.csproj");
+var proxyTestProject = root.CombineWithFilePath("samples/Pike.Reactor.Proxy.Tests/Pike.Reactor.Proxy.Tests.csproj");
 var runSettings = root.CombineWithFilePath("Pike.Reactor.Tests/coverage.runsettings");
 var lanes = new List<LaneResult>();
 var ci = string.Equals(EnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase);
@@ -59,6 +60,17 @@ Task("Test-Resp")
     }
 
     RunLane("resp", respTestProject, "FullyQualifiedName~Pike.Reactor.RespServer.Tests",
+        new Dictionary<string, string>(),
+        new[] { "Pike.Reactor", "Pike.Reactor.Linux" });
+});
+
+Task("Test-Proxy")
+    .Description("The proxy sample as a child process between redis-cli and redis-server: a 100 MiB value byte-exact, bounded memory under a slow reader, half-close, refused upstream, idle timeout.")
+    .WithCriteria(IsRunningOnLinux())
+    .IsDependentOn("Build")
+    .Does(() =>
+{
+    RunLane("proxy", proxyTestProject, "FullyQualifiedName~Pike.Reactor.Proxy.Tests",
         new Dictionary<string, string>(),
         new[] { "Pike.Reactor", "Pike.Reactor.Linux" });
 });
@@ -122,6 +134,7 @@ Task("Test")
     .Description("Runs every test lane this host supports and fails if any test failed (with CI=true, also if a lane could not run).")
     .IsDependentOn("Test-Linux")
     .IsDependentOn("Test-Resp")
+    .IsDependentOn("Test-Proxy")
     .IsDependentOn("Test-Kqueue")
     .IsDependentOn("Test-Native")
     .IsDependentOn("Test-Windows");

@@ -178,6 +178,33 @@ public class WritePathTests
 
     [Theory]
     [MemberData(nameof(Pollers.Available), MemberType = typeof(Pollers))]
+    public void CloseAfterFlush_after_the_peer_half_closed_still_flushes_the_queue(string name)
+    {
+        // The peer sent its request and shut down its send side (an echo client, nc -N, a proxy
+        // passing on a half-close); the reply is queued. The end of stream the lingering drain
+        // reads at once must not close the transport before the queue is flushed.
+        using BasePoller poller = Pollers.Create(name);
+        (Socket peer, TestChannel channel) = TestChannel.OverPair(poller);
+        using var _ = peer;
+        byte[] reply = RandomNumberGenerator.GetBytes(4 << 20);
+        channel.Write(reply);
+        Assert.True(channel.QueuedBytes > 0, "a peer that does not read must leave bytes queued");
+        peer.Shutdown(SocketShutdown.Send);
+        channel.CloseAfterFlush(TimeSpan.FromSeconds(30));
+        poller.Poll(TimeSpan.FromMilliseconds(100)); // the end of stream is there to read before the peer reads anything
+
+        var received = new MemoryStream();
+        PeerThread<bool> reader = new PeerThread<bool>(() => ReadToEnd(peer, received));
+        Wait.Until(poller, () => reader.IsCompleted, "the reply and the end of stream");
+        Assert.True(reader.Result);
+        Assert.Equal(reply.Length, received.Length);
+        Assert.Equal(SHA256.HashData(reply), SHA256.HashData(received.ToArray()));
+        Wait.Until(poller, () => channel.IsClosed, "the close once flushed (the peer had closed already)");
+        Assert.Equal(CloseReason.Local, channel.CloseReason);
+    }
+
+    [Theory]
+    [MemberData(nameof(Pollers.Available), MemberType = typeof(Pollers))]
     public void CloseAfterFlush_gives_up_after_its_timeout(string name)
     {
         using BasePoller poller = Pollers.Create(name);

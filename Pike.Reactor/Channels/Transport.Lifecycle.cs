@@ -10,6 +10,7 @@ public abstract partial class Transport
     private CloseReason? _reasonHint;   // why the handler being run would close the transport
     private IDisposable? _lingerTimer;
     private bool _lingering;
+    private bool _lingerInputEnded;   // lingering, and the peer's end of stream came before the queue was flushed
     private TimeSpan? _idleTimeout;
     private long _lastActivity;
 
@@ -116,6 +117,14 @@ public abstract partial class Transport
         }
         catch (Exception error) when (BasePoller.IsCloseError(error))
         {
+            if (error is System.IO.EndOfStreamException && _output is { IsEmpty: false })
+            {
+                // The peer only half-closed and may still be reading: flush first (DispatchWrite closes).
+                _lingerInputEnded = true;
+                PauseReading();
+                return;
+            }
+
             Close(); // the peer closed (or reset) after our last byte: done
         }
     }

@@ -222,6 +222,12 @@ public abstract partial class Transport
             {
                 return;
             }
+
+            if (_lingerInputEnded)
+            {
+                Close(); // a lingering close whose peer had already ended its side: flushed, done
+                return;
+            }
         }
 
         HandleWrite();

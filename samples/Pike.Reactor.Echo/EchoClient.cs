@@ -63,6 +63,6 @@ internal sealed class EchoClient : Transport
 
         string line = _lines.Dequeue();
         Console.WriteLine($"client: sending \"{line}\"");
-        Send(Encoding.UTF8.GetBytes(line + "\n"));
+        Write(Encoding.UTF8.GetBytes(line + "\n")); // queued if the socket does not take it all now
     }
 }

@@ -1,0 +1,90 @@
+using System;
+using System.Net.Sockets;
+using System.Threading;
+using Xunit;
+
+namespace Pike.Reactor.Tests.Linux;
+
+/// <summary>Write in steady state allocates nothing when the socket takes the bytes at once (the queued, gathered flush: see the commit that limits a gather to 8 segments).</summary>
+[Trait("Lane", "linux")]
+public class WriteAllocationTests
+{
+    public static TheoryData<string> LinuxPollers => ["epoll", "poll"];
+
+    [Theory]
+    [MemberData(nameof(LinuxPollers))]
+    public void Writes_the_socket_takes_at_once_allocate_nothing(string name)
+    {
+        using BasePoller poller = PollerFactory.Create(name);
+        (Socket peer, TestChannel channel) = TestChannel.OverPair(poller);
+        using var _ = peer;
+        using var reader = new DrainingPeer(peer);
+        byte[] message = new byte[100];
+        long queuedWrites = 0;
+
+        void Writes(int count)
+        {
+            for (int i = 0; i < count; i++)
+            {
+                channel.Write(message);
+                if (channel.QueuedBytes > 0)
+                {
+                    queuedWrites++;
+                    while (channel.QueuedBytes > 0)
+                    {
+                        poller.Poll(TimeSpan.FromSeconds(5));
+                    }
+                }
+            }
+        }
+
+        Writes(20_000); // JIT and tiering settle first
+        long allocated = GC.GetAllocatedBytesForCurrentThread();
+        Writes(20_000);
+        allocated = GC.GetAllocatedBytesForCurrentThread() - allocated;
+
+        Assert.Equal(0, allocated);
+        Assert.True(reader.Received >= 100L * 20_000, "the peer reads what was written");
+    }
+
+    /// <summary>Reads and drops everything on a thread of its own until the socket closes.</summary>
+    private sealed class DrainingPeer : IDisposable
+    {
+        private readonly Socket _socket;
+        private readonly Thread _thread;
+        private long _received;
+
+        public DrainingPeer(Socket socket)
+        {
+            _socket = socket;
+            _thread = new Thread(() =>
+            {
+                byte[] buffer = new byte[256 * 1024];
+                try
+                {
+                    int n;
+                    while ((n = _socket.Receive(buffer)) > 0)
+                    {
+                        Interlocked.Add(ref _received, n);
+                    }
+                }
+                catch (SocketException)
+                {
+                }
+                catch (ObjectDisposedException)
+                {
+                }
+            })
+            { IsBackground = true };
+            _thread.Start();
+        }
+
+        public long Received => Interlocked.Read(ref _received);
+
+        public void Dispose()
+        {
+            _socket.Shutdown(SocketShutdown.Both);
+            _thread.Join(TimeSpan.FromSeconds(10));
+        }
+    }
+}
