@@ -21,6 +21,15 @@ internal sealed class ClientInput(byte[]? shared = null)
     /// <summary>Redis's client-query-buffer-limit default: a request may not outgrow it.</summary>
     public const long MaxQueryBytes = 1024L * 1024 * 1024;
 
+    /// <summary>
+    /// The most requests one client runs in one turn of the loop: a pipeline does not hold the
+    /// loop while the other clients wait (Redis bounds a turn by what one 16 KiB read holds).
+    /// </summary>
+    public const int MaxRequestsPerTurn = 1024;
+
+    /// <summary>The most reply bytes one client's turn produces before it yields to the others.</summary>
+    public const int MaxReplyBytesPerTurn = 1024 * 1024;
+
     private const int InitialSize = 16 * 1024;
     private const int MinReadRoom = 4 * 1024;
     private const int ShrinkAbove = 1024 * 1024;
@@ -29,6 +38,9 @@ internal sealed class ClientInput(byte[]? shared = null)
     private byte[] _buffer = shared is null ? new byte[InitialSize] : [];
     private byte[] _own = [];   // with a shared buffer: this client's buffer for partial requests, kept for reuse
     private int _end;
+
+    /// <summary>Whether bytes are buffered beyond the requests already run (after a <see cref="BatchResult.Yield"/>: the rest of the pipeline).</summary>
+    public bool HasInput => _end > 0;
 
     /// <summary>After <see cref="BatchResult.Drop"/>: why.</summary>
     public string? DropReason { get; private set; }
@@ -68,21 +80,43 @@ internal sealed class ClientInput(byte[]? shared = null)
     /// <summary><paramref name="count"/> bytes were read into <see cref="ReadSpace"/>.</summary>
     public void Advance(int count) => _end += count;
 
-    /// <summary>Runs every complete request now buffered; replies go to <paramref name="reply"/>.</summary>
-    public BatchResult ProcessAvailable(CommandProcessor processor, ReplyBuffer reply, ClientSession session, int maxOutputBytes)
+    /// <summary>
+    /// Runs the complete requests now buffered, up to a turn's worth (<paramref name="maxRequests"/>
+    /// requests or <paramref name="maxReplyBytes"/> of replies: then <see cref="BatchResult.Yield"/>);
+    /// replies go to <paramref name="reply"/>, which refuses any that would take its unsent
+    /// output past <paramref name="maxOutputBytes"/> (then <see cref="BatchResult.Drop"/>).
+    /// </summary>
+    public BatchResult ProcessAvailable(
+        CommandProcessor processor,
+        ReplyBuffer reply,
+        ClientSession session,
+        int maxOutputBytes,
+        int maxRequests = MaxRequestsPerTurn,
+        int maxReplyBytes = MaxReplyBytesPerTurn)
     {
         ArgumentNullException.ThrowIfNull(processor);
         ArgumentNullException.ThrowIfNull(reply);
+        reply.Limit = maxOutputBytes;
+        int requests = 0;
+        long replyStart = reply.PendingCount;
         while (true)
         {
+            if ((requests == maxRequests || reply.PendingCount - replyStart >= maxReplyBytes) && _parser.Position < _end)
+            {
+                // The turn is used up; what is left waits for the next one.
+                Compact(_parser.Position);
+                return BatchResult.Yield;
+            }
+
             ParseStatus status = _parser.Parse(_buffer.AsSpan(0, _end));
             if (status == ParseStatus.Complete)
             {
+                requests++;
                 CommandOutcome outcome = processor.Execute(_buffer.AsSpan(0, _end), _parser.Arguments, reply, session);
-                if (reply.PendingCount > maxOutputBytes)
+                if (reply.Overflowed)
                 {
                     processor.Stats.ClientsDroppedForOutput++;
-                    DropReason = $"{reply.PendingCount} bytes of output unsent (limit {maxOutputBytes})";
+                    DropReason = $"a reply would take the unsent output past {maxOutputBytes} bytes ({reply.PendingCount} unsent)";
                     Release();
                     return BatchResult.Drop;
                 }
@@ -107,7 +141,7 @@ internal sealed class ClientInput(byte[]? shared = null)
             break;
         }
 
-        Compact();
+        Compact(_parser.RequestStart);
         return BatchResult.Continue;
     }
 
@@ -122,9 +156,9 @@ internal sealed class ClientInput(byte[]? shared = null)
         }
     }
 
-    private void Compact()
+    // Drops the first consumed bytes (the requests already run).
+    private void Compact(int consumed)
     {
-        int consumed = _parser.RequestStart;
         int remaining = _end - consumed;
         if (shared is not null && ReferenceEquals(_buffer, shared))
         {
