@@ -1,5 +1,6 @@
 using System;
 using System.Buffers.Text;
+using Pike.Reactor.RespServer.Storage;
 
 namespace Pike.Reactor.RespServer.Protocol;
 
@@ -57,6 +58,11 @@ internal sealed class ReplyBuffer(byte[]? shared = null)
             if (shared is not null && !ReferenceEquals(_buffer, shared))
             {
                 // Drained: the next batch writes into the shared buffer again.
+                if (_buffer.Length > ShrinkAbove)
+                {
+                    LargeMemory.Released(_buffer.Length);
+                }
+
                 _own = _buffer.Length > ShrinkAbove ? [] : _buffer;
                 _buffer = [];
             }
@@ -112,6 +118,11 @@ internal sealed class ReplyBuffer(byte[]? shared = null)
     /// <summary>Clears everything, sent or not (the connection is going away).</summary>
     public void Clear()
     {
+        if (_buffer.Length > ShrinkAbove)
+        {
+            LargeMemory.Released(_buffer.Length);
+        }
+
         _head = 0;
         _tail = 0;
         Overflowed = false;

@@ -1,6 +1,7 @@
 using System;
 using Pike.Reactor.RespServer.Commands;
 using Pike.Reactor.RespServer.Protocol;
+using Pike.Reactor.RespServer.Storage;
 
 namespace Pike.Reactor.RespServer.Server;
 
@@ -34,6 +35,9 @@ internal sealed class ClientInput(byte[]? shared = null)
     private const int MinReadRoom = 4 * 1024;
     private const int ShrinkAbove = 1024 * 1024;
 
+    // Redis's PROTO_MBULK_BIG_ARG is 32 KiB; below a megabyte doubling costs little.
+    private const int LargeBulk = 1024 * 1024;
+
     private readonly RequestParser _parser = new();
     private byte[] _buffer = shared is null ? new byte[InitialSize] : [];
     private byte[] _own = [];   // with a shared buffer: this client's buffer for partial requests, kept for reuse
@@ -60,12 +64,21 @@ internal sealed class ClientInput(byte[]? shared = null)
         if (_buffer.Length - _end < MinReadRoom)
         {
             long size = _buffer.Length * 2L;
+            bool big = _parser.RequiredLength >= LargeBulk;
+            if (big)
+            {
+                // A large argument on its way: room for exactly the request so far, not double
+                // it (Redis's non-greedy growth for big arguments). Uninitialized, so a header that
+                // lies about the length costs only the pages the bytes that do arrive touch.
+                size = Math.Max(_parser.RequiredLength, _end + MinReadRoom);
+            }
+
             if (size > MaxQueryBytes + RequestParser.MaxLineLength)
             {
                 return Memory<byte>.Empty;
             }
 
-            var bigger = new byte[size];
+            byte[] bigger = big ? GC.AllocateUninitializedArray<byte>((int)size) : new byte[size];
             _buffer.AsSpan(0, _end).CopyTo(bigger);
             _buffer = bigger;
             if (shared is not null)
@@ -145,9 +158,14 @@ internal sealed class ClientInput(byte[]? shared = null)
         return BatchResult.Continue;
     }
 
-    // Nothing more will be read (the connection closes): let go of the shared buffer.
-    private void Release()
+    /// <summary>Nothing more will be read (the connection closes): lets go of the buffers.</summary>
+    public void Release()
     {
+        if (_buffer.Length > ShrinkAbove)
+        {
+            LargeMemory.Released(_buffer.Length);
+        }
+
         if (shared is not null)
         {
             _buffer = [];
@@ -182,11 +200,21 @@ internal sealed class ClientInput(byte[]? shared = null)
 
         if (remaining == 0 && shared is not null)
         {
-            _own = _buffer.Length > ShrinkAbove ? [] : _buffer;
+            if (_buffer.Length > ShrinkAbove)
+            {
+                LargeMemory.Released(_buffer.Length);
+                _own = [];
+            }
+            else
+            {
+                _own = _buffer;
+            }
+
             _buffer = [];
         }
         else if (remaining == 0 && _buffer.Length > ShrinkAbove)
         {
+            LargeMemory.Released(_buffer.Length);
             _buffer = new byte[InitialSize]; // a large request's buffer is not kept for the connection's life
         }
         else if (remaining > 0)

@@ -1,6 +1,7 @@
 using System;
 using Pike.Reactor.RespServer.Commands;
 using Pike.Reactor.RespServer.Protocol;
+using Pike.Reactor.RespServer.Storage;
 
 namespace Pike.Reactor.RespServer.Server;
 
@@ -108,6 +109,7 @@ internal sealed class RespConnection : Transport
         }
 
         Flush();
+        LargeMemory.CollectIfDue();
     }
 
     protected override void HandleWrite()
@@ -153,6 +155,8 @@ internal sealed class RespConnection : Transport
         }
 
         _reply.Clear();
+        _input.Release();
         Close();
+        LargeMemory.CollectIfDue();
     }
 }
