@@ -116,3 +116,61 @@ public sealed class FairnessTests
     private static (CommandProcessor, ReplyBuffer, ClientSession) NewProcessor() =>
         (new CommandProcessor(new KeyValueStore(), new ServerStats(() => 0), "test", () => 0), new ReplyBuffer(), new ClientSession(1));
 }
+
+/// <summary>Memory in proportion to the data: large arguments do not double the buffer, freed large memory is collected.</summary>
+public sealed class LargeValueTests
+{
+    [Fact]
+    public void A_large_bulk_grows_the_input_buffer_to_the_request_not_to_double()
+    {
+        var input = new ClientInput(new byte[64 * 1024]);
+        const int length = 3_000_000;
+        byte[] head = Encoding.ASCII.GetBytes($"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n${length}\r\n");
+        var processor = new CommandProcessor(new KeyValueStore(), new ServerStats(() => 0), "test", () => 0);
+        var reply = new ReplyBuffer();
+        var session = new ClientSession(1);
+        byte[] chunk = new byte[8192];
+        Feed(input, head);
+        int sent = 0;
+        while (sent < 2_000_000)
+        {
+            Feed(input, chunk);
+            sent += chunk.Length;
+            Assert.Equal(BatchResult.Continue, input.ProcessAvailable(processor, reply, session, int.MaxValue));
+        }
+
+        // Doubling would have reached 4 MiB for the 2 MB that arrived; exact growth holds the 3 MB request and a read's room.
+        Assert.InRange(input.Capacity, length, length + head.Length + 2 + 8192);
+        Feed(input, new byte[length - sent]);
+        Feed(input, "\r\n"u8);
+        Assert.Equal(BatchResult.Continue, input.ProcessAvailable(processor, reply, session, int.MaxValue));
+        Assert.Equal("+OK\r\n", Encoding.ASCII.GetString(reply.Pending));
+        Assert.True(input.Capacity <= 64 * 1024, "the large request's buffer was kept after it ran");
+        Assert.True(processor.Store.TryGet("k"u8, out byte[] value) && value.Length == length);
+    }
+
+    [Fact]
+    public void Deleting_large_values_leads_to_a_collection()
+    {
+        var store = new KeyValueStore();
+        int before = LargeMemory.Collections;
+        store.Set("a"u8, new byte[(int)LargeMemory.CollectAfter / 2]);
+        store.Set("b"u8, new byte[(int)LargeMemory.CollectAfter / 2]);
+        Assert.True(store.Remove("a"u8));
+        store.Clear();
+        LargeMemory.CollectIfDue();
+        Assert.True(LargeMemory.Collections > before, "freeing 32 MiB of values collected nothing");
+    }
+
+    private static void Feed(ClientInput input, ReadOnlySpan<byte> bytes)
+    {
+        while (!bytes.IsEmpty)
+        {
+            Span<byte> space = input.ReadSpace().Span;
+            int n = Math.Min(space.Length, bytes.Length);
+            bytes[..n].CopyTo(space);
+            input.Advance(n);
+            bytes = bytes[n..];
+        }
+    }
+}

@@ -90,6 +90,9 @@ internal sealed class ClientInput(byte[]? shared = null)
         return _buffer.AsMemory(_end);
     }
 
+    /// <summary>The memory the input buffer holds now (for the tests of its growth).</summary>
+    public int Capacity => _buffer.Length;
+
     /// <summary><paramref name="count"/> bytes were read into <see cref="ReadSpace"/>.</summary>
     public void Advance(int count) => _end += count;
 
@@ -168,6 +171,7 @@ internal sealed class ClientInput(byte[]? shared = null)
 
         if (shared is not null)
         {
+            _own = [];
             _buffer = [];
             _end = 0;
             _parser.Reset();
