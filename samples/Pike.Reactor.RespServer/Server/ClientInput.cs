@@ -67,10 +67,11 @@ internal sealed class ClientInput(byte[]? shared = null)
             bool big = _parser.RequiredLength >= LargeBulk;
             if (big)
             {
-                // A large argument on its way: room for exactly the request so far, not double
-                // it (Redis's non-greedy growth for big arguments). Uninitialized, so a header that
-                // lies about the length costs only the pages the bytes that do arrive touch.
-                size = Math.Max(_parser.RequiredLength, _end + MinReadRoom);
+                // A large argument on its way: doubling, but never past the request's own end
+                // (a 300 MB value ends in a 300 MB buffer, not 512 MB). Not straight to the declared
+                // length: the runtime clears a large array however it is asked for, so a header
+                // that lies about 500 MB would cost 500 MB at once.
+                size = Math.Max(Math.Min(size, _parser.RequiredLength), _end + MinReadRoom);
             }
 
             if (size > MaxQueryBytes + RequestParser.MaxLineLength)
