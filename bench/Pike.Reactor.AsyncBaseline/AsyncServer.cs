@@ -79,23 +79,28 @@ internal sealed class AsyncServer(int maxOutputBytes) : IDisposable
             _processor.Stats.ConnectedClients++;
         }
 
+        bool yielded = false;
         try
         {
             while (true)
             {
-                Memory<byte> space = input.ReadSpace();
-                if (space.IsEmpty)
+                if (!yielded)
                 {
-                    break;
+                    Memory<byte> space = input.ReadSpace();
+                    if (space.IsEmpty)
+                    {
+                        break;
+                    }
+
+                    int received = await socket.ReceiveAsync(space, SocketFlags.None).ConfigureAwait(false);
+                    if (received == 0)
+                    {
+                        break;
+                    }
+
+                    input.Advance(received);
                 }
 
-                int received = await socket.ReceiveAsync(space, SocketFlags.None).ConfigureAwait(false);
-                if (received == 0)
-                {
-                    break;
-                }
-
-                input.Advance(received);
                 BatchResult result;
                 lock (_gate)
                 {
@@ -117,6 +122,8 @@ internal sealed class AsyncServer(int maxOutputBytes) : IDisposable
                 {
                     break;
                 }
+
+                yielded = result == BatchResult.Yield; // the rest of the pipeline, before reading more
             }
         }
         catch (SocketException)

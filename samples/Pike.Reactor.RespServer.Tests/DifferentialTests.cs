@@ -25,6 +25,7 @@ public sealed class DifferentialTests : IClassFixture<DifferentialTests.RedisFix
         "errors",
         "inline",
         "connection",
+        "arguments",
     };
 
     private static readonly Dictionary<string, object[]> Requests = new()
@@ -68,6 +69,27 @@ public sealed class DifferentialTests : IClassFixture<DifferentialTests.RedisFix
             new[] { "CONFIG", "GET", "save" }, new[] { "CONFIG", "GET", "appendonly" }, new[] { "CONFIG", "GET", "timeout" },
             new[] { "SUBSCRIBE", "ch1", "ch2" }, new[] { "PING" }, new[] { "PING", "x" }, new[] { "GET", "k" }, new[] { "UNSUBSCRIBE", "ch1" }, new[] { "UNSUBSCRIBE" },
             new[] { "UNSUBSCRIBE" }, new[] { "PING" }, new[] { "QUIT" },
+        ],
+        ["arguments"] =
+        [
+            new[] { "CONFIG", "SET" }, new[] { "CONFIG", "SET", "foo" }, new[] { "CONFIG", "SET", "foo", "bar" }, new[] { "CONFIG", "SET", "a", "b", "c" },
+            new[] { "CONFIG", "SET", "a", "b", "c", "d" }, new[] { "CONFIG", "SET", "save", "" }, new[] { "CONFIG", "SET", "save", "3600 1" },
+            new[] { "CONFIG", "SET", "save", "x" }, new[] { "CONFIG", "SET", "timeout", "0" }, new[] { "CONFIG", "SET", "timeout", "x" },
+            new[] { "CONFIG", "SET", "timeout", "-1" }, new[] { "CONFIG", "SET", "appendonly", "no" }, new[] { "CONFIG", "SET", "appendonly", "maybe" },
+            new[] { "CONFIG", "SET", "databases", "2" }, new[] { "CONFIG", "SET", "save", "", "save", "" }, new[] { "config", "set", "TIMEOUT", "0", "nope", "1" },
+            new[] { "CONFIG", "RESETSTAT" }, new[] { "CONFIG", "RESETSTAT", "x" }, new[] { "CONFIG", "HELP" }, new[] { "CONFIG", "HELP", "x" },
+            new[] { "config", "nope" }, new[] { "CONFIG", "GET", "a", "b" },
+            new[] { "CLIENT", "GETNAME", "x" }, new[] { "CLIENT", "ID", "x" }, new[] { "CLIENT", "SETNAME" }, new[] { "CLIENT", "SETNAME", "a", "b" },
+            new[] { "CLIENT", "SETNAME", "" }, new[] { "CLIENT", "GETNAME" }, new[] { "CLIENT", "HELP" }, new[] { "CLIENT", "HELP", "x" }, new[] { "client", "Nope", "x" },
+            new[] { "COMMAND", "NOSUCH" }, new[] { "command", "nope", "x" }, new[] { "COMMAND", "GETKEYS" }, new[] { "COMMAND", "GETKEYS", "get" },
+            new[] { "COMMAND", "GETKEYS", "get", "a" }, new[] { "COMMAND", "GETKEYS", "get", "a", "b" }, new[] { "COMMAND", "GETKEYS", "nosuch", "x" },
+            new[] { "COMMAND", "GETKEYS", "mset", "a", "1", "b", "2" }, new[] { "COMMAND", "GETKEYS", "mset", "a" }, new[] { "COMMAND", "GETKEYS", "del", "a", "b" },
+            new[] { "COMMAND", "GETKEYS", "SET", "a", "b" }, new[] { "COMMAND", "GETKEYS", "ping", "x" }, new[] { "COMMAND", "GETKEYS", "config", "get", "x" },
+            new[] { "COMMAND", "GETKEYS", "client", "id" }, new[] { "COMMAND", "GETKEYSANDFLAGS", "get", "a" }, new[] { "COMMAND", "GETKEYSANDFLAGS", "del", "a", "b" },
+            new[] { "COMMAND", "HELP" }, new[] { "COMMAND", "HELP", "x" }, new[] { "COMMAND", "COUNT", "x" }, new[] { "COMMAND", "LIST", "x" },
+            new[] { "COMMAND", "DOCS", "nosuch" }, new[] { "INFO", "a", "b", "c" }, new[] { "INFO", "nosuch" },
+            new[] { "PING", "a", "b" }, new[] { "SELECT" }, new[] { "SELECT", "0", "1" }, new[] { "FLUSHALL", "a", "b" }, new[] { "PUBLISH", "a" },
+            new[] { "PUBLISH", "a", "b", "c" }, new[] { "SUBSCRIBE" }, new[] { "DBSIZE", "x" }, new[] { "MSET", "a" }, new[] { "MGET" }, new[] { "QUIT", "x" },
         ],
     };
 

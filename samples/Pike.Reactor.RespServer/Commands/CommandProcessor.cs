@@ -92,7 +92,7 @@ internal sealed class CommandProcessor(KeyValueStore store, ServerStats stats, s
 
                 if (Is(name, "INFO"u8))
                 {
-                    return Info(reply);
+                    return Info(input, args, reply);
                 }
 
                 break;
@@ -391,20 +391,160 @@ internal sealed class CommandProcessor(KeyValueStore store, ServerStats stats, s
     private static CommandOutcome Command(ReadOnlySpan<byte> input, ReadOnlySpan<ArgRange> args, ReplyBuffer reply)
     {
         // Clients ask for command metadata (redis-cli: COMMAND DOCS for its hints) and cope
-        // with an empty answer; nothing here relies on it.
-        if (args.Length >= 2 && Is(Arg(input, args, 1), "COUNT"u8))
-        {
-            reply.WriteInteger(SupportedCommandCount);
-        }
-        else
+        // with an empty answer; nothing here relies on it. The subcommands' arity and errors
+        // are Redis's.
+        if (args.Length == 1)
         {
             reply.Write("*0\r\n"u8);
+            return CommandOutcome.Continue;
+        }
+
+        ReadOnlySpan<byte> sub = Arg(input, args, 1);
+        if (Is(sub, "COUNT"u8))
+        {
+            return ExpectArity(args, 2, "command|count", reply) ? Integer(SupportedCommandCount, reply) : CommandOutcome.Continue;
+        }
+
+        if (Is(sub, "HELP"u8))
+        {
+            if (ExpectArity(args, 2, "command|help", reply))
+            {
+                reply.Write(HelpReplies.Command);
+            }
+
+            return CommandOutcome.Continue;
+        }
+
+        if (Is(sub, "DOCS"u8) || Is(sub, "INFO"u8))
+        {
+            reply.Write("*0\r\n"u8);
+            return CommandOutcome.Continue;
+        }
+
+        if (Is(sub, "LIST"u8))
+        {
+            reply.Write(args.Length == 2 ? "*0\r\n"u8 : "-ERR syntax error\r\n"u8);
+            return CommandOutcome.Continue;
+        }
+
+        if (Is(sub, "GETKEYS"u8) || Is(sub, "GETKEYSANDFLAGS"u8))
+        {
+            return args.Length < 4 ? ArityError(Is(sub, "GETKEYS"u8) ? "command|getkeys" : "command|getkeysandflags", reply) : GetKeys(input, args[2..], reply, Is(sub, "GETKEYSANDFLAGS"u8));
+        }
+
+        return UnknownSubcommand(sub, "COMMAND"u8, reply);
+    }
+
+    // COMMAND GETKEYS: the key positions of the commands this server has, as Redis's key specs give them.
+    private static CommandOutcome GetKeys(ReadOnlySpan<byte> input, ReadOnlySpan<ArgRange> args, ReplyBuffer reply, bool withFlags)
+    {
+        ReadOnlySpan<byte> name = Arg(input, args, 0);
+        int found = -1;
+        for (int i = 0; i < CommandTable.Length; i++)
+        {
+            if (Ascii.EqualsIgnoreCase(name, CommandTable[i].Name))
+            {
+                found = i;
+                break;
+            }
+        }
+
+        if (found < 0)
+        {
+            reply.Write("-ERR Invalid command specified\r\n"u8);
+            return CommandOutcome.Continue;
+        }
+
+        (byte[] _, int arity, int first, int step, bool toEnd, byte[] flags) = CommandTable[found];
+        if (arity == 0)
+        {
+            // A container: its subcommand decides the arity; none of them has keys.
+            if (args.Length < 2 || (arity = SubcommandArity(name, Arg(input, args, 1))) == 0)
+            {
+                reply.Write("-ERR Invalid command specified\r\n"u8);
+                return CommandOutcome.Continue;
+            }
+        }
+
+        if ((arity > 0 && args.Length != arity) || args.Length < -arity)
+        {
+            reply.Write("-ERR Invalid number of arguments specified for command\r\n"u8);
+            return CommandOutcome.Continue;
+        }
+
+        if (first == 0)
+        {
+            reply.Write("-ERR The command has no key arguments\r\n"u8);
+            return CommandOutcome.Continue;
+        }
+
+        int last = toEnd ? args.Length - 1 : first;
+        reply.WriteArrayHeader(((last - first) / step) + 1);
+        for (int i = first; i <= last; i += step)
+        {
+            if (withFlags)
+            {
+                reply.Write("*2\r\n"u8);
+                reply.WriteBulk(Arg(input, args, i));
+                reply.Write(flags);
+            }
+            else
+            {
+                reply.WriteBulk(Arg(input, args, i));
+            }
         }
 
         return CommandOutcome.Continue;
     }
 
-    private const int SupportedCommandCount = 21;
+    private static int SubcommandArity(ReadOnlySpan<byte> container, ReadOnlySpan<byte> sub)
+    {
+        if (Is(container, "CONFIG"u8))
+        {
+            return Is(sub, "GET"u8) ? -3 : Is(sub, "SET"u8) ? -4 : Is(sub, "RESETSTAT"u8) || Is(sub, "HELP"u8) ? 2 : 0;
+        }
+
+        if (Is(container, "CLIENT"u8))
+        {
+            return Is(sub, "GETNAME"u8) || Is(sub, "ID"u8) || Is(sub, "HELP"u8) ? 2 : Is(sub, "SETNAME"u8) ? 3 : 0;
+        }
+
+        return Is(sub, "COUNT"u8) || Is(sub, "HELP"u8) ? 2 : Is(sub, "DOCS"u8) || Is(sub, "INFO"u8) || Is(sub, "LIST"u8) ? -2 : Is(sub, "GETKEYS"u8) || Is(sub, "GETKEYSANDFLAGS"u8) ? -4 : 0;
+    }
+
+    private static readonly byte[] ReadFlags = "*2\r\n+RO\r\n+access\r\n"u8.ToArray();
+    private static readonly byte[] WriteFlags = "*2\r\n+OW\r\n+update\r\n"u8.ToArray();
+    private static readonly byte[] UpdateFlags = "*2\r\n+RW\r\n+update\r\n"u8.ToArray();
+    private static readonly byte[] DeleteFlags = "*2\r\n+RM\r\n+delete\r\n"u8.ToArray();
+    private static readonly byte[] ExistsFlags = "*1\r\n+RO\r\n"u8.ToArray();
+
+    // Redis's arity (negative: at least) and key positions (first key, step, to the last argument) of each command answered here; arity 0: a container.
+    private static readonly (byte[] Name, int Arity, int FirstKey, int Step, bool ToEnd, byte[] Flags)[] CommandTable =
+    [
+        ("get"u8.ToArray(), 2, 1, 1, false, ReadFlags),
+        ("set"u8.ToArray(), -3, 1, 1, false, WriteFlags),
+        ("del"u8.ToArray(), -2, 1, 1, true, DeleteFlags),
+        ("unlink"u8.ToArray(), -2, 1, 1, true, DeleteFlags),
+        ("exists"u8.ToArray(), -2, 1, 1, true, ExistsFlags),
+        ("incr"u8.ToArray(), 2, 1, 1, false, UpdateFlags),
+        ("mget"u8.ToArray(), -2, 1, 1, true, ReadFlags),
+        ("mset"u8.ToArray(), -3, 1, 2, true, WriteFlags),
+        ("ping"u8.ToArray(), -1, 0, 0, false, []),
+        ("echo"u8.ToArray(), 2, 0, 0, false, []),
+        ("dbsize"u8.ToArray(), 1, 0, 0, false, []),
+        ("flushall"u8.ToArray(), -1, 0, 0, false, []),
+        ("select"u8.ToArray(), 2, 0, 0, false, []),
+        ("quit"u8.ToArray(), -1, 0, 0, false, []),
+        ("info"u8.ToArray(), -1, 0, 0, false, []),
+        ("publish"u8.ToArray(), 3, 0, 0, false, []),
+        ("subscribe"u8.ToArray(), -2, 0, 0, false, []),
+        ("unsubscribe"u8.ToArray(), -1, 0, 0, false, []),
+        ("command"u8.ToArray(), 0, 0, 0, false, []),
+        ("config"u8.ToArray(), 0, 0, 0, false, []),
+        ("client"u8.ToArray(), 0, 0, 0, false, []),
+    ];
+
+    private static int SupportedCommandCount => CommandTable.Length;
 
     private static CommandOutcome Config(ReadOnlySpan<byte> input, ReadOnlySpan<ArgRange> args, ReplyBuffer reply)
     {
@@ -447,13 +587,139 @@ internal sealed class CommandProcessor(KeyValueStore store, ServerStats stats, s
             return CommandOutcome.Continue;
         }
 
-        if (Is(sub, "SET"u8) || Is(sub, "RESETSTAT"u8))
+        if (Is(sub, "SET"u8))
         {
-            reply.Write("+OK\r\n"u8);
+            return ConfigSet(input, args, reply);
+        }
+
+        if (Is(sub, "RESETSTAT"u8))
+        {
+            return ExpectArity(args, 2, "config|resetstat", reply) ? Ok(reply) : CommandOutcome.Continue;
+        }
+
+        if (Is(sub, "HELP"u8))
+        {
+            if (ExpectArity(args, 2, "config|help", reply))
+            {
+                reply.Write(HelpReplies.Config);
+            }
+
             return CommandOutcome.Continue;
         }
 
         return UnknownSubcommand(sub, "CONFIG"u8, reply);
+    }
+
+    // CONFIG SET checks names and values as Redis does and answers +OK, but changes nothing:
+    // none of these settings means anything to this server.
+    private static CommandOutcome ConfigSet(ReadOnlySpan<byte> input, ReadOnlySpan<ArgRange> args, ReplyBuffer reply)
+    {
+        if (args.Length < 4)
+        {
+            return ArityError("config|set", reply);
+        }
+
+        if (args.Length % 2 == 1)
+        {
+            reply.Write("-ERR syntax error\r\n"u8);
+            return CommandOutcome.Continue;
+        }
+
+        Span<int> seen = stackalloc int[Math.Min((args.Length - 2) / 2, 64)];
+        int seenCount = 0;
+        for (int i = 2; i < args.Length; i += 2)
+        {
+            ReadOnlySpan<byte> name = Arg(input, args, i);
+            int config = -1;
+            for (int c = 0; c < ConfigTable.Length; c++)
+            {
+                if (Ascii.EqualsIgnoreCase(name, ConfigTable[c].Name))
+                {
+                    config = c;
+                    break;
+                }
+            }
+
+            if (config < 0)
+            {
+                WriteError(reply, "-ERR Unknown option or number of arguments for CONFIG SET - '"u8, name[..Math.Min(name.Length, 128)], "'\r\n"u8);
+                return CommandOutcome.Continue;
+            }
+
+            if (seen[..seenCount].Contains(config) || seenCount == seen.Length)
+            {
+                return ConfigSetFailed(name, "duplicate parameter"u8, reply);
+            }
+
+            seen[seenCount++] = config;
+        }
+
+        for (int i = 2; i < args.Length; i += 2)
+        {
+            ReadOnlySpan<byte> name = Arg(input, args, i);
+            ReadOnlySpan<byte> value = Arg(input, args, i + 1);
+            if (Is(name, "databases"u8))
+            {
+                return ConfigSetFailed(name, "can't set immutable config"u8, reply);
+            }
+
+            if (Is(name, "timeout"u8) && (!RespInteger.TryParse(value, out long seconds) || seconds < 0 || seconds > int.MaxValue))
+            {
+                return ConfigSetFailed(name, RespInteger.TryParse(value, out _) ? "argument must be between 0 and 2147483647 inclusive"u8 : "argument couldn't be parsed into an integer"u8, reply);
+            }
+
+            if ((Is(name, "appendonly"u8) || Is(name, "slave-read-only"u8) || Is(name, "replica-read-only"u8)) && !Is(value, "YES"u8) && !Is(value, "NO"u8))
+            {
+                return ConfigSetFailed(name, "argument must be 'yes' or 'no'"u8, reply);
+            }
+
+            if (Is(name, "save"u8) && !IsSaveParameters(value))
+            {
+                return ConfigSetFailed(name, "Invalid save parameters"u8, reply);
+            }
+        }
+
+        return Ok(reply);
+    }
+
+    // Redis's save setting: empty, or pairs of non-negative numbers separated by spaces.
+    private static bool IsSaveParameters(ReadOnlySpan<byte> value)
+    {
+        int numbers = 0;
+        foreach (Range part in value.Split((byte)' '))
+        {
+            ReadOnlySpan<byte> number = value[part];
+            if (number.IsEmpty)
+            {
+                continue;
+            }
+
+            if (!RespInteger.TryParse(number, out long n) || n < 0)
+            {
+                return false;
+            }
+
+            numbers++;
+        }
+
+        return numbers % 2 == 0;
+    }
+
+    private static CommandOutcome ConfigSetFailed(ReadOnlySpan<byte> name, ReadOnlySpan<byte> reason, ReplyBuffer reply)
+    {
+        Span<byte> tail = stackalloc byte[reason.Length + 8];
+        int at = 0;
+        Append(tail, ref at, "') - "u8);
+        Append(tail, ref at, reason);
+        Append(tail, ref at, "\r\n"u8);
+        WriteError(reply, "-ERR CONFIG SET failed (possibly related to argument '"u8, name[..Math.Min(name.Length, 128)], tail[..at]);
+        return CommandOutcome.Continue;
+    }
+
+    private static CommandOutcome Ok(ReplyBuffer reply)
+    {
+        reply.Write("+OK\r\n"u8);
+        return CommandOutcome.Continue;
     }
 
     private static readonly (byte[] Name, byte[] Value)[] ConfigTable =
@@ -496,6 +762,11 @@ internal sealed class CommandProcessor(KeyValueStore store, ServerStats stats, s
         }
         else if (Is(sub, "GETNAME"u8))
         {
+            if (args.Length != 2)
+            {
+                return ArityError("client|getname", reply);
+            }
+
             if (session.Name is null)
             {
                 reply.WriteNull();
@@ -507,11 +778,31 @@ internal sealed class CommandProcessor(KeyValueStore store, ServerStats stats, s
         }
         else if (Is(sub, "ID"u8))
         {
+            if (args.Length != 2)
+            {
+                return ArityError("client|id", reply);
+            }
+
             reply.WriteInteger(session.Id);
         }
         else if (Is(sub, "SETINFO"u8))
         {
-            reply.Write("+OK\r\n"u8); // Redis 7.2's library name/version report; nothing to record
+            // Redis 7.2's library name/version report (7.0 does not know it); nothing to record.
+            if (args.Length != 4)
+            {
+                return ArityError("client|setinfo", reply);
+            }
+
+            reply.Write("+OK\r\n"u8);
+        }
+        else if (Is(sub, "HELP"u8))
+        {
+            if (args.Length != 2)
+            {
+                return ArityError("client|help", reply);
+            }
+
+            reply.Write(HelpReplies.Client);
         }
         else
         {
@@ -607,21 +898,87 @@ internal sealed class CommandProcessor(KeyValueStore store, ServerStats stats, s
         WriteError(reply, "-ERR Can't execute '"u8, lower, "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context\r\n"u8);
     }
 
-    private CommandOutcome Info(ReplyBuffer reply)
+    private CommandOutcome Info(ReadOnlySpan<byte> input, ReadOnlySpan<ArgRange> args, ReplyBuffer reply)
     {
         // Sampled first, so that the reply's own formatting is not counted.
         long allocated = stats.AllocatedBytes();
         Span<byte> text = stackalloc byte[1024];
         int at = 0;
-        Append(text, ref at, "# Server\r\nredis_version:"u8);
-        Append(text, ref at, CompatibleRedisVersion);
-        Append(text, ref at, "\r\nredis_mode:standalone\r\npike_poller:"u8);
-        Append(text, ref at, _pollerName);
-        Append(text, ref at, "\r\ntcp_port:"u8);
-        Append(text, ref at, port());
-        Append(text, ref at, "\r\n\r\n# Clients\r\nconnected_clients:"u8);
-        Append(text, ref at, stats.ConnectedClients);
-        Append(text, ref at, "\r\n\r\n# Stats\r\ntotal_connections_received:"u8);
+
+        // As Redis: no argument, "default", "all" or "everything" give every section; otherwise
+        // only the sections named, separated by an empty line (unknown names give nothing).
+        bool all = args.Length == 1 || AnySection(input, args, "DEFAULT"u8) || AnySection(input, args, "ALL"u8) || AnySection(input, args, "EVERYTHING"u8);
+        if (all || AnySection(input, args, "SERVER"u8))
+        {
+            Append(text, ref at, "# Server\r\nredis_version:"u8);
+            Append(text, ref at, CompatibleRedisVersion);
+            Append(text, ref at, "\r\nredis_mode:standalone\r\npike_poller:"u8);
+            Append(text, ref at, _pollerName);
+            Append(text, ref at, "\r\ntcp_port:"u8);
+            Append(text, ref at, port());
+            Append(text, ref at, "\r\n"u8);
+        }
+
+        if (all || AnySection(input, args, "CLIENTS"u8))
+        {
+            SectionBreak(text, ref at);
+            Append(text, ref at, "# Clients\r\nconnected_clients:"u8);
+            Append(text, ref at, stats.ConnectedClients);
+            Append(text, ref at, "\r\n"u8);
+        }
+
+        if (all || AnySection(input, args, "STATS"u8))
+        {
+            SectionBreak(text, ref at);
+            InfoStats(text, ref at, allocated);
+        }
+
+        if (all || AnySection(input, args, "REPLICATION"u8))
+        {
+            SectionBreak(text, ref at);
+            Append(text, ref at, "# Replication\r\nrole:master\r\nconnected_slaves:0\r\n"u8);
+        }
+
+        if (all || AnySection(input, args, "KEYSPACE"u8))
+        {
+            SectionBreak(text, ref at);
+            Append(text, ref at, "# Keyspace\r\n"u8);
+            if (store.Count > 0)
+            {
+                Append(text, ref at, "db0:keys="u8);
+                Append(text, ref at, store.Count);
+                Append(text, ref at, ",expires=0,avg_ttl=0\r\n"u8);
+            }
+        }
+
+        reply.WriteBulk(text[..at]);
+        return CommandOutcome.Continue;
+    }
+
+    private static bool AnySection(ReadOnlySpan<byte> input, ReadOnlySpan<ArgRange> args, ReadOnlySpan<byte> section)
+    {
+        for (int i = 1; i < args.Length; i++)
+        {
+            if (Is(Arg(input, args, i), section))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static void SectionBreak(Span<byte> text, ref int at)
+    {
+        if (at > 0)
+        {
+            Append(text, ref at, "\r\n"u8);
+        }
+    }
+
+    private void InfoStats(Span<byte> text, ref int at, long allocated)
+    {
+        Append(text, ref at, "# Stats\r\ntotal_connections_received:"u8);
         Append(text, ref at, stats.ConnectionsReceived);
         Append(text, ref at, "\r\ntotal_commands_processed:"u8);
         Append(text, ref at, stats.CommandsProcessed);
@@ -633,16 +990,7 @@ internal sealed class CommandProcessor(KeyValueStore store, ServerStats stats, s
         Append(text, ref at, stats.ProtocolErrors);
         Append(text, ref at, "\r\npike_allocated_bytes:"u8);
         Append(text, ref at, allocated);
-        Append(text, ref at, "\r\n\r\n# Replication\r\nrole:master\r\nconnected_slaves:0\r\n\r\n# Keyspace\r\n"u8);
-        if (store.Count > 0)
-        {
-            Append(text, ref at, "db0:keys="u8);
-            Append(text, ref at, store.Count);
-            Append(text, ref at, ",expires=0,avg_ttl=0\r\n"u8);
-        }
-
-        reply.WriteBulk(text[..at]);
-        return CommandOutcome.Continue;
+        Append(text, ref at, "\r\n"u8);
     }
 
     private static void Append(Span<byte> text, ref int at, ReadOnlySpan<byte> bytes)

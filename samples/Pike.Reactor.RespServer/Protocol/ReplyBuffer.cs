@@ -1,5 +1,6 @@
 using System;
 using System.Buffers.Text;
+using Pike.Reactor.RespServer.Storage;
 
 namespace Pike.Reactor.RespServer.Protocol;
 
@@ -25,6 +26,15 @@ internal sealed class ReplyBuffer(byte[]? shared = null)
     private int _head;
     private int _tail;
 
+    /// <summary>
+    /// The most unsent output this buffer holds: a reply that would take it past the limit is
+    /// not appended (nor the buffer grown for it); <see cref="Overflowed"/> says so.
+    /// </summary>
+    public int Limit { get; set; } = int.MaxValue;
+
+    /// <summary>A reply was refused for <see cref="Limit"/>: the client is to be dropped.</summary>
+    public bool Overflowed { get; private set; }
+
     /// <summary>Bytes appended and not yet sent.</summary>
     public int PendingCount => _tail - _head;
 
@@ -48,6 +58,11 @@ internal sealed class ReplyBuffer(byte[]? shared = null)
             if (shared is not null && !ReferenceEquals(_buffer, shared))
             {
                 // Drained: the next batch writes into the shared buffer again.
+                if (_buffer.Length > ShrinkAbove)
+                {
+                    LargeMemory.Released(_buffer.Length);
+                }
+
                 _own = _buffer.Length > ShrinkAbove ? [] : _buffer;
                 _buffer = [];
             }
@@ -61,6 +76,11 @@ internal sealed class ReplyBuffer(byte[]? shared = null)
     /// <summary>Appends raw bytes (pre-encoded replies).</summary>
     public void Write(ReadOnlySpan<byte> bytes)
     {
+        if (!Fits(bytes.Length))
+        {
+            return;
+        }
+
         bytes.CopyTo(Reserve(bytes.Length));
         _tail += bytes.Length;
     }
@@ -74,6 +94,11 @@ internal sealed class ReplyBuffer(byte[]? shared = null)
     /// <summary><c>$len\r\ndata\r\n</c></summary>
     public void WriteBulk(ReadOnlySpan<byte> data)
     {
+        if (!Fits(data.Length + 16L))
+        {
+            return;
+        }
+
         Span<byte> target = Reserve(data.Length + 16);
         target[0] = (byte)'$';
         Utf8Formatter.TryFormat(data.Length, target[1..], out int digits);
@@ -93,8 +118,14 @@ internal sealed class ReplyBuffer(byte[]? shared = null)
     /// <summary>Clears everything, sent or not (the connection is going away).</summary>
     public void Clear()
     {
+        if (_buffer.Length > ShrinkAbove)
+        {
+            LargeMemory.Released(_buffer.Length);
+        }
+
         _head = 0;
         _tail = 0;
+        Overflowed = false;
         if (shared is not null)
         {
             _buffer = [];
@@ -121,7 +152,7 @@ internal sealed class ReplyBuffer(byte[]? shared = null)
         int pending = _tail - _head;
         if (pending > _own.Length)
         {
-            _own = new byte[Math.Max(InitialCapacity, pending * 2)];
+            _own = new byte[Math.Max(pending, Math.Min(Math.Max(InitialCapacity, pending * 2L), Limit))];
         }
 
         _buffer.AsSpan(_head, pending).CopyTo(_own);
@@ -132,12 +163,28 @@ internal sealed class ReplyBuffer(byte[]? shared = null)
 
     private void WritePrefixedNumber(byte prefix, long value)
     {
+        if (!Fits(24))
+        {
+            return;
+        }
+
         Span<byte> target = Reserve(24);
         target[0] = prefix;
         Utf8Formatter.TryFormat(value, target[1..], out int digits);
         target[1 + digits] = (byte)'\r';
         target[2 + digits] = (byte)'\n';
         _tail += digits + 3;
+    }
+
+    // Checked before anything is copied or grown: once refused, every later reply is too.
+    private bool Fits(long count)
+    {
+        if (!Overflowed && (long)_tail - _head + count > Limit)
+        {
+            Overflowed = true;
+        }
+
+        return !Overflowed;
     }
 
     private Span<byte> Reserve(int count)
@@ -161,7 +208,8 @@ internal sealed class ReplyBuffer(byte[]? shared = null)
         }
         else
         {
-            long size = Math.Max(needed, Math.Max(InitialCapacity, (long)_buffer.Length * 2));
+            // Doubling, but never past the limit: the limit was checked before this reply.
+            long size = Math.Max(needed, Math.Min(Math.Max(InitialCapacity, (long)_buffer.Length * 2), Limit));
             var bigger = new byte[(int)Math.Min(size, Array.MaxLength)];
             _buffer.AsSpan(_head, pending).CopyTo(bigger);
             _buffer = bigger;

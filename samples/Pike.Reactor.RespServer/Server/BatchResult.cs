@@ -11,4 +11,11 @@ internal enum BatchResult
 
     /// <summary>Close now without sending: the client's output or request passed a limit.</summary>
     Drop,
+
+    /// <summary>
+    /// Send the replies; the client's turn is over but complete requests are left: run
+    /// <see cref="ClientInput.ProcessAvailable"/> again in a later loop iteration, after the
+    /// other clients had theirs.
+    /// </summary>
+    Yield,
 }

@@ -1,6 +1,7 @@
 using System;
 using Pike.Reactor.RespServer.Commands;
 using Pike.Reactor.RespServer.Protocol;
+using Pike.Reactor.RespServer.Storage;
 
 namespace Pike.Reactor.RespServer.Server;
 
@@ -21,14 +22,29 @@ internal sealed class ClientInput(byte[]? shared = null)
     /// <summary>Redis's client-query-buffer-limit default: a request may not outgrow it.</summary>
     public const long MaxQueryBytes = 1024L * 1024 * 1024;
 
+    /// <summary>
+    /// The most requests one client runs in one turn of the loop: a pipeline does not hold the
+    /// loop while the other clients wait (Redis bounds a turn by what one 16 KiB read holds).
+    /// </summary>
+    public const int MaxRequestsPerTurn = 1024;
+
+    /// <summary>The most reply bytes one client's turn produces before it yields to the others.</summary>
+    public const int MaxReplyBytesPerTurn = 1024 * 1024;
+
     private const int InitialSize = 16 * 1024;
     private const int MinReadRoom = 4 * 1024;
     private const int ShrinkAbove = 1024 * 1024;
+
+    // Redis's PROTO_MBULK_BIG_ARG is 32 KiB; below a megabyte doubling costs little.
+    private const int LargeBulk = 1024 * 1024;
 
     private readonly RequestParser _parser = new();
     private byte[] _buffer = shared is null ? new byte[InitialSize] : [];
     private byte[] _own = [];   // with a shared buffer: this client's buffer for partial requests, kept for reuse
     private int _end;
+
+    /// <summary>Whether bytes are buffered beyond the requests already run (after a <see cref="BatchResult.Yield"/>: the rest of the pipeline).</summary>
+    public bool HasInput => _end > 0;
 
     /// <summary>After <see cref="BatchResult.Drop"/>: why.</summary>
     public string? DropReason { get; private set; }
@@ -48,12 +64,22 @@ internal sealed class ClientInput(byte[]? shared = null)
         if (_buffer.Length - _end < MinReadRoom)
         {
             long size = _buffer.Length * 2L;
+            bool big = _parser.RequiredLength >= LargeBulk;
+            if (big)
+            {
+                // A large argument on its way: doubling, but never past the request's own end
+                // (a 300 MB value ends in a 300 MB buffer, not 512 MB). Not straight to the declared
+                // length: the runtime clears a large array however it is asked for, so a header
+                // that lies about 500 MB would cost 500 MB at once.
+                size = Math.Max(Math.Min(size, _parser.RequiredLength), _end + MinReadRoom);
+            }
+
             if (size > MaxQueryBytes + RequestParser.MaxLineLength)
             {
                 return Memory<byte>.Empty;
             }
 
-            var bigger = new byte[size];
+            byte[] bigger = big ? GC.AllocateUninitializedArray<byte>((int)size) : new byte[size];
             _buffer.AsSpan(0, _end).CopyTo(bigger);
             _buffer = bigger;
             if (shared is not null)
@@ -65,24 +91,49 @@ internal sealed class ClientInput(byte[]? shared = null)
         return _buffer.AsMemory(_end);
     }
 
+    /// <summary>The memory the input buffer holds now (for the tests of its growth).</summary>
+    public int Capacity => _buffer.Length;
+
     /// <summary><paramref name="count"/> bytes were read into <see cref="ReadSpace"/>.</summary>
     public void Advance(int count) => _end += count;
 
-    /// <summary>Runs every complete request now buffered; replies go to <paramref name="reply"/>.</summary>
-    public BatchResult ProcessAvailable(CommandProcessor processor, ReplyBuffer reply, ClientSession session, int maxOutputBytes)
+    /// <summary>
+    /// Runs the complete requests now buffered, up to a turn's worth (<paramref name="maxRequests"/>
+    /// requests or <paramref name="maxReplyBytes"/> of replies: then <see cref="BatchResult.Yield"/>);
+    /// replies go to <paramref name="reply"/>, which refuses any that would take its unsent
+    /// output past <paramref name="maxOutputBytes"/> (then <see cref="BatchResult.Drop"/>).
+    /// </summary>
+    public BatchResult ProcessAvailable(
+        CommandProcessor processor,
+        ReplyBuffer reply,
+        ClientSession session,
+        int maxOutputBytes,
+        int maxRequests = MaxRequestsPerTurn,
+        int maxReplyBytes = MaxReplyBytesPerTurn)
     {
         ArgumentNullException.ThrowIfNull(processor);
         ArgumentNullException.ThrowIfNull(reply);
+        reply.Limit = maxOutputBytes;
+        int requests = 0;
+        long replyStart = reply.PendingCount;
         while (true)
         {
+            if ((requests == maxRequests || reply.PendingCount - replyStart >= maxReplyBytes) && _parser.Position < _end)
+            {
+                // The turn is used up; what is left waits for the next one.
+                Compact(_parser.Position);
+                return BatchResult.Yield;
+            }
+
             ParseStatus status = _parser.Parse(_buffer.AsSpan(0, _end));
             if (status == ParseStatus.Complete)
             {
+                requests++;
                 CommandOutcome outcome = processor.Execute(_buffer.AsSpan(0, _end), _parser.Arguments, reply, session);
-                if (reply.PendingCount > maxOutputBytes)
+                if (reply.Overflowed)
                 {
                     processor.Stats.ClientsDroppedForOutput++;
-                    DropReason = $"{reply.PendingCount} bytes of output unsent (limit {maxOutputBytes})";
+                    DropReason = $"a reply would take the unsent output past {maxOutputBytes} bytes ({reply.PendingCount} unsent)";
                     Release();
                     return BatchResult.Drop;
                 }
@@ -107,24 +158,30 @@ internal sealed class ClientInput(byte[]? shared = null)
             break;
         }
 
-        Compact();
+        Compact(_parser.RequestStart);
         return BatchResult.Continue;
     }
 
-    // Nothing more will be read (the connection closes): let go of the shared buffer.
-    private void Release()
+    /// <summary>Nothing more will be read (the connection closes): lets go of the buffers.</summary>
+    public void Release()
     {
+        if (_buffer.Length > ShrinkAbove)
+        {
+            LargeMemory.Released(_buffer.Length);
+        }
+
         if (shared is not null)
         {
+            _own = [];
             _buffer = [];
             _end = 0;
             _parser.Reset();
         }
     }
 
-    private void Compact()
+    // Drops the first consumed bytes (the requests already run).
+    private void Compact(int consumed)
     {
-        int consumed = _parser.RequestStart;
         int remaining = _end - consumed;
         if (shared is not null && ReferenceEquals(_buffer, shared))
         {
@@ -148,11 +205,21 @@ internal sealed class ClientInput(byte[]? shared = null)
 
         if (remaining == 0 && shared is not null)
         {
-            _own = _buffer.Length > ShrinkAbove ? [] : _buffer;
+            if (_buffer.Length > ShrinkAbove)
+            {
+                LargeMemory.Released(_buffer.Length);
+                _own = [];
+            }
+            else
+            {
+                _own = _buffer;
+            }
+
             _buffer = [];
         }
         else if (remaining == 0 && _buffer.Length > ShrinkAbove)
         {
+            LargeMemory.Released(_buffer.Length);
             _buffer = new byte[InitialSize]; // a large request's buffer is not kept for the connection's life
         }
         else if (remaining > 0)

@@ -1,6 +1,7 @@
 using System;
 using Pike.Reactor.RespServer.Commands;
 using Pike.Reactor.RespServer.Protocol;
+using Pike.Reactor.RespServer.Storage;
 
 namespace Pike.Reactor.RespServer.Server;
 
@@ -20,6 +21,8 @@ internal sealed class RespConnection : Transport
     private bool _writeBlocked;
     private bool _closeAfterReply;
     private bool _counted;
+    private bool _yielded;
+    private readonly Action _resume;
 
     public RespConnection(RespServerHost server, long id)
         : base(server.Poller)
@@ -29,6 +32,7 @@ internal sealed class RespConnection : Transport
         _reply = new ReplyBuffer(server.SharedOutput);
         _session = new ClientSession(id);
         _counted = true;
+        _resume = Resume;
         server.Stats.ConnectedClients++;
     }
 
@@ -55,9 +59,45 @@ internal sealed class RespConnection : Transport
 
         _server.Events++;
         _input.Advance(received);
+        RunTurn();
+    }
+
+    // The rest of a pipeline whose turn ended, after the other clients had theirs.
+    private void Resume()
+    {
+        _yielded = false;
+        if (!IsClosed && !_closeAfterReply)
+        {
+            RunTurn();
+        }
+    }
+
+    private void RunTurn()
+    {
         _reply.Lend();
         switch (_input.ProcessAvailable(_server.Processor, _reply, _session, _server.MaxOutputBytes))
         {
+            case BatchResult.Continue:
+                if (ReadingPaused)
+                {
+                    ResumeReading(); // the pipeline that had paused it has run
+                }
+
+                break;
+            case BatchResult.Yield:
+                // Nothing more is read until the requests already here have run.
+                if (!ReadingPaused)
+                {
+                    PauseReading();
+                }
+
+                if (!_yielded)
+                {
+                    _yielded = true;
+                    Poller.Post(_resume);
+                }
+
+                break;
             case BatchResult.Drop:
                 _server.Log($"client {_session.Id}: dropped, {_input.DropReason}");
                 Shutdown();
@@ -69,6 +109,7 @@ internal sealed class RespConnection : Transport
         }
 
         Flush();
+        LargeMemory.CollectIfDue();
     }
 
     protected override void HandleWrite()
@@ -114,6 +155,8 @@ internal sealed class RespConnection : Transport
         }
 
         _reply.Clear();
+        _input.Release();
         Close();
+        LargeMemory.CollectIfDue();
     }
 }

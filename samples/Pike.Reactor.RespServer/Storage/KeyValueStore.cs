@@ -34,11 +34,41 @@ internal sealed class KeyValueStore
         }
         else
         {
-            slot = value.ToArray();
+            if (exists)
+            {
+                LargeMemory.Released(slot!.Length);
+            }
+
+            slot = value.Length >= LargeMemory.Threshold ? CopyLarge(value) : value.ToArray();
         }
     }
 
-    public bool Remove(ReadOnlySpan<byte> key) => _lookup.Remove(key);
+    public bool Remove(ReadOnlySpan<byte> key)
+    {
+        if (!_lookup.Remove(key, out _, out byte[]? value))
+        {
+            return false;
+        }
 
-    public void Clear() => _map.Clear();
+        LargeMemory.Released(value.Length);
+        return true;
+    }
+
+    public void Clear()
+    {
+        foreach (byte[] value in _map.Values)
+        {
+            LargeMemory.Released(value.Length);
+        }
+
+        _map.Clear();
+    }
+
+    // Every byte is written at once: clearing it first would touch the pages twice.
+    private static byte[] CopyLarge(ReadOnlySpan<byte> value)
+    {
+        byte[] copy = GC.AllocateUninitializedArray<byte>(value.Length);
+        value.CopyTo(copy);
+        return copy;
+    }
 }

@@ -1,0 +1,115 @@
+#!/usr/bin/env python3
+"""Memory under big requests, redis-server and the RESP sample in the same run, same script.
+
+Case "set300": one client SETs a 300 MB value; peak RSS while it arrives, RSS after +OK,
+and RSS 30 s after DEL. Case "lying500": 4 clients each announce a 500 MB bulk, send 200 MB of
+it, then close; peak RSS, and RSS 30 s after they closed. Both servers run side by side, each
+case against both at once (loopback, the same client code). Also prints each idle server's
+descriptors. Usage: bench/resp-memory/resp_memory.py [path/to/Pike.Reactor.RespServer.dll]
+"""
+import os, socket, subprocess, sys, threading, time
+
+DLL = sys.argv[1] if len(sys.argv) > 1 else "samples/Pike.Reactor.RespServer/bin/Release/net10.0/Pike.Reactor.RespServer.dll"
+MB = 1000 * 1000
+CHUNK = b"x" * (1 << 20)
+
+def free_port():
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
+
+def rss_mb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+def wait_port(port):
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", port)).close(); return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port}")
+
+def start(name):
+    port = free_port()
+    if name == "redis-server":
+        cmd = ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no", "--bind", "127.0.0.1"]
+    else:
+        cmd = ["dotnet", DLL, "--port", str(port)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_port(port)
+    time.sleep(1)
+    return proc, port
+
+class Peak(threading.Thread):
+    def __init__(self, pid):
+        super().__init__(daemon=True); self.pid = pid; self.peak = 0.0; self.stop = False
+    def run(self):
+        while not self.stop:
+            self.peak = max(self.peak, rss_mb(self.pid)); time.sleep(0.02)
+
+def send_bulk(sock, size):
+    left = size
+    while left > 0:
+        n = min(left, len(CHUNK)); sock.sendall(CHUNK[:n]); left -= n
+
+def call(sock, data):
+    sock.sendall(data); reply = b""
+    while not reply.endswith(b"\r\n"):
+        reply += sock.recv(65536)
+    return reply
+
+def set300(name, pid, port, out):
+    peak = Peak(pid); peak.start()
+    s = socket.create_connection(("127.0.0.1", port))
+    size = 300 * MB
+    s.sendall(b"*3\r\n$3\r\nSET\r\n$3\r\nbig\r\n$%d\r\n" % size)
+    send_bulk(s, size)
+    assert call(s, b"\r\n") == b"+OK\r\n"
+    after_set = rss_mb(pid)
+    assert call(s, b"*2\r\n$3\r\nDEL\r\n$3\r\nbig\r\n") == b":1\r\n"
+    time.sleep(30)
+    peak.stop = True; peak.join()
+    out[name] = (peak.peak, after_set, rss_mb(pid))
+    s.close()
+
+def lying500(name, pid, port, out):
+    peak = Peak(pid); peak.start()
+    def one():
+        s = socket.create_connection(("127.0.0.1", port))
+        s.sendall(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$%d\r\n" % (500 * MB))
+        send_bulk(s, 200 * MB)
+        time.sleep(1)
+        s.close()
+    clients = [threading.Thread(target=one) for _ in range(4)]
+    for c in clients: c.start()
+    for c in clients: c.join()
+    time.sleep(30)
+    peak.stop = True; peak.join()
+    out[name] = (peak.peak, rss_mb(pid))
+
+def fds(pid):
+    return sorted(os.readlink(f"/proc/{pid}/fd/{fd}").split("[")[0].rstrip(":") for fd in os.listdir(f"/proc/{pid}/fd"))
+
+def main():
+    servers = {name: start(name) for name in ("redis-server", "pike")}
+    try:
+        for name, (proc, _) in servers.items():
+            names = fds(proc.pid)
+            kinds = {k: names.count(k) for k in sorted(set(names))}
+            print(f"{name}: idle RSS {rss_mb(proc.pid):.1f} MB, {len(names)} descriptors {kinds}")
+        for case, label in ((set300, "300 MB SET: peak / after +OK / 30 s after DEL (MB RSS)"), (lying500, "4 x 200 MB of an announced 500 MB, then close: peak / 30 s after close (MB RSS)")):
+            out = {}
+            threads = [threading.Thread(target=case, args=(name, proc.pid, port, out)) for name, (proc, port) in servers.items()]
+            for t in threads: t.start()
+            for t in threads: t.join()
+            print(label)
+            for name in servers:
+                print(f"  {name:12} " + " / ".join(f"{v:.0f}" for v in out[name]))
+    finally:
+        for proc, _ in servers.values():
+            proc.terminate(); proc.wait()
+
+if __name__ == "__main__":
+    main()

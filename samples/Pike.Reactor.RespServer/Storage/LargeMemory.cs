@@ -1,0 +1,48 @@
+using System;
+
+namespace Pike.Reactor.RespServer.Storage;
+
+/// <summary>
+/// Gives large freed memory back to the system. A server that is idle allocates nothing, so
+/// the GC, which runs only when allocation asks for it, would never collect the big values
+/// and buffers it has let go of: after a 300 MB value was deleted the process would stay at
+/// its peak for ever. So whoever drops a large array says so here, and once enough has been
+/// dropped the loop runs one compacting collection that also releases the freed regions to
+/// the operating system (<see cref="GCCollectionMode.Aggressive"/>).
+/// </summary>
+/// <remarks>Loop thread only, like everything that calls it.</remarks>
+internal static class LargeMemory
+{
+    /// <summary>Arrays at least this long count; smaller garbage is left to the GC's own budget.</summary>
+    public const int Threshold = 1024 * 1024;
+
+    /// <summary>Freed bytes that make a collection worth its pause (a full GC of a small heap: milliseconds).</summary>
+    public const long CollectAfter = 32L * 1024 * 1024;
+
+    private static long s_released;
+
+    /// <summary>Collections run so far (INFO-free: for the tests).</summary>
+    public static int Collections { get; private set; }
+
+    /// <summary>An array of <paramref name="length"/> bytes is no longer referenced.</summary>
+    public static void Released(long length)
+    {
+        if (length >= Threshold)
+        {
+            s_released += length;
+        }
+    }
+
+    /// <summary>Between turns: collects when enough large memory was let go of since the last time.</summary>
+    public static void CollectIfDue()
+    {
+        if (s_released < CollectAfter)
+        {
+            return;
+        }
+
+        s_released = 0;
+        Collections++;
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+    }
+}
