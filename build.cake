@@ -10,6 +10,7 @@ var configuration = Argument("configuration", "Debug");
 var root = MakeAbsolute(Directory("."));
 var artifacts = root.Combine("artifacts");
 var results = artifacts.Combine("test-results");
+var packages = artifacts.Combine("packages");
 var solution = root.CombineWithFilePath("Pike.sln");
 var testProject = root.CombineWithFilePath("Pike.Reactor.Tests/Pike.Reactor.Tests.csproj");
 var respTestProject = root.CombineWithFilePath("samples/Pike.Reactor.RespServer.Tests/Pike.Reactor.RespServer.Tests.csproj");
@@ -146,6 +147,21 @@ Task("Bench-Poll")
     DotNetRun(root.CombineWithFilePath("bench/Pike.Reactor.Benchmarks/Pike.Reactor.Benchmarks.csproj").FullPath,
         new ProcessArgumentBuilder().Append("--filter").AppendQuoted("*PollBenchmarks*"),
         new DotNetRunSettings { Configuration = "Release" });
+});
+
+Task("Pack")
+    .Description("The Pike.Reactor package (core and the three platform assemblies) and its symbol package, Release, into artifacts/packages.")
+    .Does(() =>
+{
+    CleanDirectory(packages);
+    DotNetPack(root.CombineWithFilePath("Pike.Reactor/Pike.Reactor.csproj").FullPath, new DotNetPackSettings
+    {
+        Configuration = "Release",
+        OutputDirectory = packages,
+        // Deterministic paths in the pdbs (/_/...), as in CI, whoever packs.
+        MSBuildSettings = new DotNetMSBuildSettings().WithProperty("ContinuousIntegrationBuild", "true"),
+    });
+    CheckPackages();
 });
 
 Task("CI")
@@ -300,6 +316,30 @@ void ReportLanes()
     {
         throw new Exception($"Test lanes failed: {string.Join(", ", failedLanes)}");
     }
+}
+
+// Fails the Pack target unless it wrote the package and its symbols with every shipped assembly,
+// its XML docs and pdb: a pack that silently dropped one must not pass.
+void CheckPackages()
+{
+    var nupkg = GetFiles(packages.FullPath + "/Pike.Reactor.*.nupkg").SingleOrDefault()
+        ?? throw new Exception($"Pack wrote no Pike.Reactor package to {packages}");
+    var snupkg = GetFiles(packages.FullPath + "/Pike.Reactor.*.snupkg").SingleOrDefault()
+        ?? throw new Exception($"Pack wrote no symbol package to {packages}");
+    var expected = new[] { "Pike.Reactor", "Pike.Reactor.Linux", "Pike.Reactor.BSD", "Pike.Reactor.Windows" };
+    using var package = System.IO.Compression.ZipFile.OpenRead(nupkg.FullPath);
+    using var symbols = System.IO.Compression.ZipFile.OpenRead(snupkg.FullPath);
+    var missing = expected.SelectMany(a => new[] { $"lib/net10.0/{a}.dll", $"lib/net10.0/{a}.xml" })
+        .Where(entry => package.GetEntry(entry) is null)
+        .Concat(expected.Select(a => $"lib/net10.0/{a}.pdb").Where(entry => symbols.GetEntry(entry) is null))
+        .Concat(new[] { "README.md" }.Where(entry => package.GetEntry(entry) is null))
+        .ToList();
+    if (missing.Count > 0)
+    {
+        throw new Exception($"The package lacks {string.Join(", ", missing)}");
+    }
+
+    Information($"packages: {nupkg.GetFilename()} ({package.Entries.Count} entries), {snupkg.GetFilename()}");
 }
 
 record LaneResult(string Lane, int Passed, int Failed, int Skipped);
