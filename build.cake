@@ -164,6 +164,27 @@ Task("Pack")
     CheckPackages();
 });
 
+Task("Docs")
+    .Description("Renders the XML docs of the shipped assemblies to Markdown in docs/api (the tests check that docs/api matches).")
+    .Does(() =>
+{
+    var shipped = new[] { "Pike.Reactor", "Pike.Reactor.Linux", "Pike.Reactor.BSD", "Pike.Reactor.Windows" };
+    foreach (var name in shipped.Skip(1))
+    {
+        DotNetBuild(root.CombineWithFilePath($"{name}/{name}.csproj").FullPath, new DotNetBuildSettings { Configuration = configuration });
+    }
+
+    var generator = root.CombineWithFilePath("build/Pike.Reactor.ApiDocs/Pike.Reactor.ApiDocs.csproj");
+    DotNetBuild(generator.FullPath, new DotNetBuildSettings { Configuration = configuration });
+    var arguments = new ProcessArgumentBuilder().AppendQuoted(root.Combine("docs/api").FullPath);
+    foreach (var name in shipped)
+    {
+        arguments.AppendQuoted(root.CombineWithFilePath($"{name}/bin/{configuration}/net10.0/{name}.dll").FullPath);
+    }
+
+    DotNetExecute(root.CombineWithFilePath($"build/Pike.Reactor.ApiDocs/bin/{configuration}/net10.0/Pike.Reactor.ApiDocs.dll"), arguments);
+});
+
 Task("CI")
     .Description("What .ci/run runs: a clean build and every test lane.")
     .IsDependentOn("Clean")
