@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs with apt-get what the test lanes need and this Debian/Ubuntu machine lacks: gcc (the
-# kqueue shim), Wine (the Windows lane), redis-server and redis-tools (the RESP lane). A no-op
+# kqueue shim), Wine (the Windows lane), redis-server and redis-tools (the RESP lane), clang and
+# zlib1g-dev (the native AOT publish of the package consumer test). A no-op
 # when everything is there. Needs root or passwordless sudo; otherwise it says what to install.
 set -euo pipefail
 
@@ -9,6 +10,9 @@ command -v gcc >/dev/null || need+=(gcc libc6-dev)
 command -v wine64 >/dev/null || command -v wine >/dev/null || need+=(wine64)
 command -v redis-server >/dev/null || need+=(redis-server)
 command -v redis-cli >/dev/null || command -v redis-benchmark >/dev/null || need+=(redis-tools)
+# The package consumer test publishes with native AOT: the ILCompiler links with clang and zlib.
+command -v clang >/dev/null || need+=(clang)
+[ -e /usr/include/zlib.h ] || need+=(zlib1g-dev)
 [ ${#need[@]} -eq 0 ] && exit 0
 
 if ! command -v apt-get >/dev/null; then
