@@ -185,6 +185,52 @@ Task("Docs")
     DotNetExecute(root.CombineWithFilePath($"build/Pike.Reactor.ApiDocs/bin/{configuration}/net10.0/Pike.Reactor.ApiDocs.dll"), arguments);
 });
 
+Task("Consumer")
+    .Description("The package as a user gets it: build/consumer (outside the solution) restores Pike.Reactor from artifacts/packages, is published with native AOT (fails on any warning), and its binary runs an echo on the default poller.")
+    .IsDependentOn("Pack")
+    .Does(() =>
+{
+    var consumer = artifacts.Combine("consumer");
+    CleanDirectory(consumer.Combine("bin"));
+    CleanDirectory(consumer.Combine("obj"));
+    // The same version may have been restored before: take the one just packed.
+    CleanDirectory(consumer.Combine("nuget/pike.reactor"));
+    var version = GetFiles(packages.FullPath + "/Pike.Reactor.*.nupkg").Single().GetFilenameWithoutExtension().ToString()["Pike.Reactor.".Length..];
+    var rid = System.Runtime.InteropServices.RuntimeInformation.RuntimeIdentifier;
+    var output = consumer.Combine("publish");
+    CleanDirectory(output);
+    var arguments = new ProcessArgumentBuilder()
+        .Append("publish").AppendQuoted(root.CombineWithFilePath("build/consumer/Pike.Reactor.Consumer.csproj").FullPath)
+        .Append("-c Release").Append($"-r {rid}").Append($"-p:PikeReactorVersion={version}")
+        .Append("-o").AppendQuoted(output.FullPath).Append("-nologo");
+    int exitCode = StartProcess("dotnet", new ProcessSettings { Arguments = arguments, RedirectStandardOutput = true }, out IEnumerable<string> lines);
+    var log = lines.ToList();
+    var warnings = log.Where(l => System.Text.RegularExpressions.Regex.IsMatch(l, @"\bwarning [A-Z]+\d+")).Distinct().ToList();
+    foreach (var line in log.Where(l => l.Contains("error") || l.Contains("warning")).Distinct())
+    {
+        Console.WriteLine(line);
+    }
+
+    Console.WriteLine($"consumer: Pike.Reactor {version}, native AOT publish for {rid}: exit {exitCode}, {warnings.Count} warnings");
+    if (exitCode != 0 || warnings.Count > 0)
+    {
+        throw new Exception($"The consumer's native AOT publish failed (exit {exitCode}) or warned ({warnings.Count})");
+    }
+
+    var binary = output.CombineWithFilePath(IsRunningOnWindows() ? "Pike.Reactor.Consumer.exe" : "Pike.Reactor.Consumer");
+    int runExit = StartProcess(binary, new ProcessSettings { RedirectStandardOutput = true }, out IEnumerable<string> runLines);
+    var runOutput = runLines.ToList();
+    foreach (var line in runOutput)
+    {
+        Console.WriteLine(line);
+    }
+
+    if (runExit != 0 || !runOutput.Any(l => l.Trim() == "consumer: ok"))
+    {
+        throw new Exception($"The consumer's native binary failed (exit {runExit})");
+    }
+});
+
 Task("CI")
     .Description("What .ci/run runs: a clean build and every test lane.")
     .IsDependentOn("Clean")
