@@ -1,6 +1,9 @@
 // Pike.Reactor build. Targets: Clean, Build, Test, CI (and Demo, Bench). Each test lane prints one
 // line "tests: N passed, N failed, N skipped" under a "lane NAME" header, then the line
-// coverage of the shipped assemblies it exercised.
+// coverage of the shipped assemblies it exercised; the run ends with one "summary:" line that
+// names every lane this host should run. Any target that ran a lane fails when a test failed;
+// with CI=true it also fails when a lane this host should run could not run, naming what is
+// missing.
 #nullable enable
 using System.Xml.Linq;
 
@@ -16,6 +19,7 @@ var testProject = root.CombineWithFilePath("Pike.Reactor.Tests/Pike.Reactor.Test
 var respTestProject = root.CombineWithFilePath("samples/Pike.Reactor.RespServer.Tests/Pike.Reactor.RespServer.Tests.csproj");
 var runSettings = root.CombineWithFilePath("Pike.Reactor.Tests/coverage.runsettings");
 var lanes = new List<LaneResult>();
+var ci = string.Equals(EnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase);
 
 Task("Clean")
     .Description("Removes build output and test results.")
@@ -50,6 +54,11 @@ Task("Test-Resp")
     .IsDependentOn("Build")
     .Does(() =>
 {
+    if (!LaneCanRun("resp", MissingCommands("redis-server", "redis-cli", "redis-benchmark")))
+    {
+        return;
+    }
+
     RunLane("resp", respTestProject, "FullyQualifiedName~Pike.Reactor.RespServer.Tests",
         new Dictionary<string, string>(),
         new[] { "Pike.Reactor", "Pike.Reactor.Linux" });
@@ -69,12 +78,8 @@ Task("Test-Kqueue")
         : new[] { ("kqueue", (string)null) };
     foreach (var (lane, mode) in modes)
     {
-        if (!FileExists(library))
+        if (!LaneCanRun(lane, FileExists(library) ? null : $"{library} (the test build makes it with gcc: is gcc installed?)"))
         {
-            Warning($"lane {lane}: {library} is missing (is gcc installed?)");
-            lanes.Add(new LaneResult(lane, 0, 1, 0));
-            Console.WriteLine($"lane {lane}");
-            Console.WriteLine("tests: 0 passed, 1 failed, 0 skipped");
             continue;
         }
 
@@ -102,23 +107,25 @@ Task("Test-Native")
 
 Task("Test-Windows")
     .Description("Under Wine on Linux: the tests published for win-x64 run the contract suite on iocp, wsapoll and select, and the Windows backend tests.")
-    .WithCriteria(IsRunningOnLinux() && FindWine() is not null)
+    .WithCriteria(IsRunningOnLinux())
     .Does(() =>
 {
-    RunWineLane("windows");
+    (string? loader, string? server, string? missing) = FindWine();
+    if (!LaneCanRun("windows", missing))
+    {
+        return;
+    }
+
+    RunWineLane("windows", loader!, server!);
 });
 
 Task("Test")
-    .Description("Runs every test lane this host supports and fails if any test failed.")
+    .Description("Runs every test lane this host supports and fails if any test failed (with CI=true, also if a lane could not run).")
     .IsDependentOn("Test-Linux")
     .IsDependentOn("Test-Resp")
     .IsDependentOn("Test-Kqueue")
     .IsDependentOn("Test-Native")
-    .IsDependentOn("Test-Windows")
-    .Does(() =>
-{
-    ReportLanes();
-});
+    .IsDependentOn("Test-Windows");
 
 Task("Demo")
     .Description("Runs the demo program of the README.")
@@ -259,6 +266,10 @@ Task("CI")
 
 RunTarget(target);
 
+// After whichever target ran: a lane task records its result instead of throwing, so that
+// Test runs every lane; the verdict is given here, once, for Test and for a lane run alone.
+ReportLanes();
+
 // ---------------------------------------------------------------------------------------
 
 void RunLane(string lane, FilePath project, string filter, IDictionary<string, string> environment, string[] coveredAssemblies)
@@ -266,6 +277,7 @@ void RunLane(string lane, FilePath project, string filter, IDictionary<string, s
     var laneResults = results.Combine(lane);
     CleanDirectory(laneResults);
     Information($"lane {lane}");
+    var clock = System.Diagnostics.Stopwatch.StartNew();
     int exitCode = 0;
     try
     {
@@ -287,22 +299,20 @@ void RunLane(string lane, FilePath project, string filter, IDictionary<string, s
         Warning($"lane {lane}: {error.Message}");
     }
 
-    var result = ReadTrx(lane, laneResults.CombineWithFilePath($"{lane}.trx"), exitCode);
-    lanes.Add(result);
-    // Plain console lines (no colour codes): CI reads them.
-    Console.WriteLine($"lane {lane}");
-    Console.WriteLine($"tests: {result.Passed} passed, {result.Failed} failed, {result.Skipped} skipped");
+    var result = ReadTrx(lane, laneResults.CombineWithFilePath($"{lane}.trx"), exitCode) with { Elapsed = clock.Elapsed };
+    RecordLane(result);
     PrintCoverage(laneResults, coveredAssemblies);
 }
 
 // The Windows lane is build/windows-lane.sh (also runnable alone): it publishes the test
 // project -r win-x64 --self-contained and runs the xunit v3 executable under Wine in a
-// throw-away prefix (artifacts/windows-lane/prefix), excluding Lane=linux. Its last line is the
-// lane's "tests:" line. Coverage is not collected there: the collector is a VSTest data
-// collector, and the executable runs without VSTest.
-void RunWineLane(string lane)
+// throw-away prefix (artifacts/windows-lane/prefix), excluding Lane=linux, at the runner's
+// default parallelism. Its last line is the lane's "tests:" line. Coverage is not collected
+// there: the collector is a VSTest data collector, and the executable runs without VSTest.
+void RunWineLane(string lane, string loader, string server)
 {
-    Information($"lane {lane} (wine: {FindWine()})");
+    Information($"lane {lane} (wine: {loader}, {server})");
+    var clock = System.Diagnostics.Stopwatch.StartNew();
     var settings = new ProcessSettings
     {
         Arguments = new ProcessArgumentBuilder(),
@@ -311,6 +321,8 @@ void RunWineLane(string lane)
         {
             ["CONFIGURATION"] = configuration,
             ["PIKE_WINDOWS_LANE_DIR"] = artifacts.Combine("windows-lane").FullPath,
+            ["PIKE_WINE"] = loader,
+            ["PIKE_WINESERVER"] = server,
         },
     };
     int exitCode = StartProcess(root.CombineWithFilePath("build/windows-lane.sh"), settings, out IEnumerable<string> output);
@@ -330,27 +342,56 @@ void RunWineLane(string lane)
         result = result with { Failed = 1 }; // the runner itself failed
     }
 
-    lanes.Add(result);
-    Console.WriteLine($"lane {lane}");
-    Console.WriteLine($"tests: {result.Passed} passed, {result.Failed} failed, {result.Skipped} skipped");
+    RecordLane(result with { Elapsed = clock.Elapsed });
     Console.WriteLine("coverage: not collected under Wine (the Linux lane covers Pike.Reactor; Pike.Reactor.Windows runs only here)");
 }
 
-string? FindWine()
+// The Wine loader and wineserver, found by build/find-wine.sh (PATH, then /usr/lib/wine/, where
+// Debian's wine64 package puts them), or what is missing.
+(string? Loader, string? Server, string? Missing) FindWine()
 {
-    foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries))
+    var settings = new ProcessSettings { RedirectStandardOutput = true, RedirectStandardError = true };
+    int exitCode = StartProcess(root.CombineWithFilePath("build/find-wine.sh"), settings, out IEnumerable<string> output, out IEnumerable<string> errors);
+    var found = output.ToList();
+    if (exitCode != 0 || found.Count < 2)
     {
-        foreach (var name in new[] { "wine64", "wine" })
-        {
-            var candidate = System.IO.Path.Combine(dir, name);
-            if (System.IO.File.Exists(candidate))
-            {
-                return candidate;
-            }
-        }
+        return (null, null, string.Join(" ", errors).Trim() is { Length: > 0 } why ? why : "wine (build/find-wine.sh failed)");
     }
 
-    return null;
+    return (found[0], found[1], null);
+}
+
+// The commands a lane runs that are not on PATH, as one "missing" text, or null.
+string? MissingCommands(params string[] commands)
+{
+    var path = (EnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries);
+    var missing = commands.Where(c => !path.Any(dir => System.IO.File.Exists(System.IO.Path.Combine(dir, c)))).ToList();
+    return missing.Count == 0 ? null : string.Join(", ", missing) + " not on PATH";
+}
+
+// A lane this host should run but cannot is recorded as not run, with what is missing: the
+// summary names it, and with CI=true ReportLanes fails the build for it.
+bool LaneCanRun(string lane, string? missing)
+{
+    if (missing is null)
+    {
+        return true;
+    }
+
+    Warning($"lane {lane} cannot run: {missing}");
+    lanes.Add(new LaneResult(lane, 0, 0, 0) { Missing = missing });
+    Console.WriteLine($"lane {lane}");
+    Console.WriteLine($"not run: {missing}");
+    return false;
+}
+
+void RecordLane(LaneResult result)
+{
+    lanes.Add(result);
+    // Plain console lines (no colour codes): CI reads them.
+    Console.WriteLine($"lane {result.Lane}");
+    Console.WriteLine($"tests: {result.Passed} passed, {result.Failed} failed, {result.Skipped} skipped");
+    Console.WriteLine($"time: {result.Elapsed.TotalSeconds:0} s");
 }
 
 LaneResult ReadTrx(string lane, FilePath trx, int exitCode)
@@ -398,11 +439,32 @@ void PrintCoverage(DirectoryPath laneResults, string[] assemblies)
 
 void ReportLanes()
 {
-    var failedLanes = lanes.Where(l => l.Failed > 0 || l.Passed == 0).Select(l => l.Lane).ToList();
-    Console.WriteLine("summary: " + string.Join("; ", lanes.Select(l => $"{l.Lane} {l.Passed} passed, {l.Failed} failed, {l.Skipped} skipped")));
-    if (failedLanes.Count > 0)
+    if (lanes.Count == 0)
     {
-        throw new Exception($"Test lanes failed: {string.Join(", ", failedLanes)}");
+        return; // a target that runs no lane (Build, Bench, ...)
+    }
+
+    string Describe(LaneResult l) => l.Missing is not null
+        ? $"{l.Lane} not run ({l.Missing})"
+        : $"{l.Lane} {l.Passed} passed, {l.Failed} failed, {l.Skipped} skipped in {l.Elapsed.TotalSeconds:0} s";
+    Console.WriteLine("summary: " + string.Join("; ", lanes.Select(Describe)));
+
+    var failed = lanes.Where(l => l.Missing is null && (l.Failed > 0 || l.Passed == 0)).Select(l => l.Lane).ToList();
+    var missing = lanes.Where(l => l.Missing is not null).ToList();
+    var problems = new List<string>();
+    if (failed.Count > 0)
+    {
+        problems.Add($"test lanes failed: {string.Join(", ", failed)}");
+    }
+
+    if (ci && missing.Count > 0)
+    {
+        problems.Add("CI=true and lanes could not run: " + string.Join("; ", missing.Select(l => $"{l.Lane} ({l.Missing})")));
+    }
+
+    if (problems.Count > 0)
+    {
+        throw new Exception(string.Join("; ", problems));
     }
 }
 
@@ -430,4 +492,9 @@ void CheckPackages()
     Information($"packages: {nupkg.GetFilename()} ({package.Entries.Count} entries), {snupkg.GetFilename()}");
 }
 
-record LaneResult(string Lane, int Passed, int Failed, int Skipped);
+record LaneResult(string Lane, int Passed, int Failed, int Skipped)
+{
+    public TimeSpan Elapsed { get; init; }
+
+    public string? Missing { get; init; }
+}

@@ -7,9 +7,10 @@ set -euo pipefail
 
 need=()
 command -v gcc >/dev/null || need+=(gcc libc6-dev)
-command -v wine64 >/dev/null || command -v wine >/dev/null || need+=(wine64)
+# Debian's wine64 puts its loader in /usr/lib/wine/, not on PATH: find-wine.sh looks there too.
+"$(dirname "${BASH_SOURCE[0]}")/find-wine.sh" >/dev/null 2>&1 || need+=(wine64)
 command -v redis-server >/dev/null || need+=(redis-server)
-command -v redis-cli >/dev/null || command -v redis-benchmark >/dev/null || need+=(redis-tools)
+{ command -v redis-cli && command -v redis-benchmark; } >/dev/null || need+=(redis-tools)
 # The package consumer test publishes with native AOT: the ILCompiler links with clang and zlib.
 command -v clang >/dev/null || need+=(clang)
 [ -e /usr/include/zlib.h ] || need+=(zlib1g-dev)

@@ -1,22 +1,29 @@
 #!/usr/bin/env bash
 # The Windows lane: publishes the test project for win-x64 (self-contained) and runs it under
 # Wine in a throw-away prefix, on the pollers a Windows host offers (iocp, wsapoll, select).
-# Runs the tests tagged Lane=contract, core or windows, as the native Windows job does.
+# Runs the tests tagged Lane=contract, core or windows, as the native Windows job does, at the
+# xunit runner's default parallelism; the tests that count the whole process's handles are in
+# ProcessWideCollection, which the runner keeps for after the parallel ones, one at a time.
 # Prints one summary line: "tests: N passed, N failed, N skipped". Extra arguments go to the
 # xunit v3 runner (for example -method "*Iocp*" while iterating).
-# Needs: the .NET SDK, and wine64 (Debian: apt-get install -y wine64).
+# Needs: the .NET SDK, and Wine (Debian: apt-get install -y wine64, which puts the loader in
+# /usr/lib/wine/ and nothing on PATH; build/find-wine.sh finds it there).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 out="${PIKE_WINDOWS_LANE_DIR:-$root/artifacts/windows-lane}"
 configuration="${CONFIGURATION:-Release}"
+# A hung test must fail the lane, not hold CI: the whole run normally takes 2-4 minutes.
+run_timeout="${PIKE_WINDOWS_LANE_TIMEOUT:-1200}"
 
-wine_cmd="$(command -v wine64 || command -v wine || true)"
-if [[ -z "$wine_cmd" ]]; then
-    echo "windows lane: wine is not installed (Debian: apt-get install -y wine64)" >&2
+if ! found="$("$root/build/find-wine.sh")"; then
+    echo "windows lane: cannot run (see above)" >&2
     exit 2
 fi
+wine_cmd="$(sed -n 1p <<<"$found")"
+wineserver_cmd="$(sed -n 2p <<<"$found")"
 
+mkdir -p "$out"
 if [[ "${PIKE_WINDOWS_LANE_NO_BUILD:-}" != "1" ]]; then
     dotnet publish "$root/Pike.Reactor.Tests/Pike.Reactor.Tests.csproj" -c "$configuration" -r win-x64 \
         --self-contained -o "$out/bin" -nologo -v quiet >"$out.publish.log" 2>&1 \
@@ -38,18 +45,39 @@ if [[ ! -f "$WINEPREFIX/system.reg" ]]; then
     # A program started while Wine still builds a new prefix can fail to load its own DLLs
     # ("Could not load System.Runtime.dll"): create the prefix first and wait for it.
     "$wine_cmd" wineboot --init >/dev/null 2>&1 || true
-    wineserver -w
+    "$wineserver_cmd" -w
 fi
 results="$out/results.xml"
 rm -f "$results"
 
-cleanup() { wineserver -k >/dev/null 2>&1 || true; }
+# One CPU for the Wine process, and the host's count for the runtime (so the xunit runner's
+# default parallelism is what it is on this host: one test thread per CPU). Wine 8.0's
+# NtFlushProcessWriteBuffers is a stub that does nothing ("fixme:virtual:NtFlushProcessWriteBuffers
+# stub" once the first GC runs). CoreCLR's GC suspension relies on that call as a barrier that
+# makes every thread's "running managed code" flag visible before it reads them: without it, on
+# more than one CPU, a GC can take a thread that is running managed code for one that is not.
+# Tests run in parallel then ended in "Internal CLR error (0x80131506)" or in a hang with every
+# thread waiting and a thread-pool worker gone while the runtime still listed it as running
+# managed code; serially (one managed thread at a time) the window almost never opened. On one
+# CPU the stores the barrier should flush are already visible to the other threads. A Wine that
+# implements the call (later releases) can run on all CPUs: PIKE_WINE_ALL_CPUS=1.
+pin=()
+if [[ "${PIKE_WINE_ALL_CPUS:-}" != "1" ]] && command -v taskset >/dev/null; then
+    cpu="$(sed -n 's/^Cpus_allowed_list:[[:space:]]*\([0-9]*\).*/\1/p' /proc/self/status)"
+    pin=(taskset -c "${cpu:-0}")
+    export DOTNET_PROCESSOR_COUNT="${DOTNET_PROCESSOR_COUNT:-$(nproc)}"
+fi
+
+cleanup() { "$wineserver_cmd" -k >/dev/null 2>&1 || true; }
 trap cleanup EXIT
 
-# Serial: the leak tests count the whole process's handles, which parallel tests would move.
 status=0
-"$wine_cmd" "$out/bin/Pike.Reactor.Tests.exe" -trait "Lane=contract" -trait "Lane=core" -trait "Lane=windows" -trait- "Needs=kqueue-shim" -noLogo -noColor -parallelMode none -reporter "${PIKE_WINDOWS_LANE_REPORTER:-quiet}" \
-    -result-xml "$results" "$@" || status=$?
+timeout --kill-after=30 "$run_timeout" "${pin[@]}" \
+    "$wine_cmd" "$out/bin/Pike.Reactor.Tests.exe" -trait "Lane=contract" -trait "Lane=core" -trait "Lane=windows" -trait- "Needs=kqueue-shim" \
+    -noLogo -noColor -reporter "${PIKE_WINDOWS_LANE_REPORTER:-quiet}" -result-xml "$results" "$@" || status=$?
+if [[ $status -eq 124 || $status -eq 137 ]]; then
+    echo "windows lane: the test runner did not finish within $run_timeout s (PIKE_WINDOWS_LANE_TIMEOUT)" >&2
+fi
 
 if [[ ! -f "$results" ]]; then
     echo "windows lane: the test runner wrote no results (exit $status)" >&2

@@ -169,15 +169,17 @@ public sealed unsafe class KqueuePoller : BasePoller
         Timespec timeout = new() { Seconds = timeoutMilliseconds / 1000, Nanoseconds = timeoutMilliseconds % 1000 * 1_000_000 };
         int count = _changeCount;
         int ready = CallKevent(_changes, count, _events, _capacity, timeoutMilliseconds < 0 ? null : &timeout, out int errno);
-        _changeCount = 0;
-        if (ready >= 0)
+        if (ready >= 0 || errno == Interop.Libc.EINTR)
         {
-            return ready;
+            // docs/pitfalls.md 12: EINTR from kevent means the changes were applied (kqueue(2));
+            // the core waits again with what remains, without them.
+            _changeCount = 0;
+            return ready >= 0 ? ready : -1;
         }
 
-        // docs/pitfalls.md 12: EINTR from kevent means the changes were applied (kqueue(2));
-        // wait again with what remains, without them.
-        return errno == Interop.Libc.EINTR ? -1 : throw new NativeCallException($"kevent(kq {_kq}, {count} changes)", errno);
+        // Anything else: the changes stay queued for the next call (an add again is harmless, a
+        // delete again at worst ENOENT), so that no removal of write interest is lost.
+        throw new NativeCallException($"kevent(kq {_kq}, {count} changes)", errno);
     }
 
     /// <inheritdoc/>
@@ -478,6 +480,10 @@ public sealed unsafe class KqueuePoller : BasePoller
                     continue;
                 }
 
+                // This chunk and those after it stay queued for the next call.
+                int left = total - offset;
+                Buffer.MemoryCopy(chunk, _changes, (long)_changeCapacity * _abi.Size, (long)left * _abi.Size);
+                _changeCount = left;
                 throw new NativeCallException($"kevent(kq {_kq}, {count} changes)", errno);
             }
 

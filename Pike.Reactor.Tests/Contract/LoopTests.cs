@@ -33,32 +33,6 @@ public class LoopTests
 
     [Theory]
     [MemberData(nameof(Pollers.Available), MemberType = typeof(Pollers))]
-    public void Loop_with_a_timeout_returns_on_time_without_spinning(string name)
-    {
-        using BasePoller poller = Pollers.Create(name);
-        (Socket peer, Socket server) = Loopback.Pair();
-        using var _ = peer;
-        var idle = new TestChannel(poller);
-        idle.SetSocket(server);
-        var timeout = TimeSpan.FromMilliseconds(500);
-
-        poller.Loop(TimeSpan.FromMilliseconds(10)); // warm up (JIT) outside the measurement
-        TimeSpan cpuBefore = OsResources.ThreadCpuTime();
-        var clock = Stopwatch.StartNew();
-        poller.Loop(timeout);
-        TimeSpan elapsed = clock.Elapsed;
-        TimeSpan cpu = OsResources.ThreadCpuTime() - cpuBefore;
-
-        Assert.True(elapsed >= timeout - TimeSpan.FromMilliseconds(1), $"returned early, after {elapsed}");
-        Assert.True(elapsed < TimeSpan.FromSeconds(10), $"returned late, after {elapsed}");
-
-        // A spinning loop would burn the whole half second; a blocking one uses almost nothing.
-        Assert.True(cpu < TimeSpan.FromMilliseconds(100), $"the loop thread used {cpu.TotalMilliseconds} ms of CPU while idle");
-        Assert.Empty(idle.Calls);
-    }
-
-    [Theory]
-    [MemberData(nameof(Pollers.Available), MemberType = typeof(Pollers))]
     public void Loop_without_arguments_ends_when_nothing_is_left(string name)
     {
         using BasePoller poller = Pollers.Create(name);

@@ -55,19 +55,45 @@ public static partial class OsResources
         return open;
     }
 
-    /// <summary>CPU time the calling thread has used.</summary>
+    /// <summary>CPU time the calling thread has used (the loop thread, when called from it).</summary>
+    /// <remarks>
+    /// Windows: GetThreadTimes on a real handle of this thread (OpenThread). Wine 8 answers it
+    /// from the thread's own /proc/PID/task/TID/stat, so it counts this thread only;
+    /// CpuClockTests checks that against a spinning neighbour.
+    /// </remarks>
     public static TimeSpan ThreadCpuTime()
     {
         if (OperatingSystem.IsWindows())
         {
-            GetThreadTimes(GetCurrentThread(), out _, out _, out long kernel, out long user);
-            return TimeSpan.FromTicks(kernel + user);
+            const uint THREAD_QUERY_LIMITED_INFORMATION = 0x0800;
+            nint thread = OpenThread(THREAD_QUERY_LIMITED_INFORMATION, false, GetCurrentThreadId());
+            if (thread == 0)
+            {
+                throw new InvalidOperationException($"OpenThread failed: {Marshal.GetLastPInvokeError()}");
+            }
+
+            try
+            {
+                if (!GetThreadTimes(thread, out _, out _, out long kernel, out long user))
+                {
+                    throw new InvalidOperationException($"GetThreadTimes failed: {Marshal.GetLastPInvokeError()}");
+                }
+
+                return TimeSpan.FromTicks(kernel + user);
+            }
+            finally
+            {
+                CloseHandle(thread);
+            }
         }
 
         const int CLOCK_THREAD_CPUTIME_ID = 3;
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, out Timespec ts);
         return TimeSpan.FromTicks((ts.Seconds * TimeSpan.TicksPerSecond) + (ts.Nanoseconds / 100));
     }
+
+    /// <summary>CPU time every thread of the process has used (GetProcessTimes on Windows, getrusage on Unix).</summary>
+    public static TimeSpan ProcessCpuTime() => Environment.CpuUsage.TotalTime;
 
     [StructLayout(LayoutKind.Sequential)]
     private struct Timespec
@@ -91,9 +117,16 @@ public static partial class OsResources
     private static partial bool GetHandleInformation(nint handle, out uint flags);
 
     [LibraryImport("kernel32.dll")]
-    private static partial nint GetCurrentThread();
+    private static partial uint GetCurrentThreadId();
+
+    [LibraryImport("kernel32.dll", SetLastError = true)]
+    private static partial nint OpenThread(uint access, [MarshalAs(UnmanagedType.Bool)] bool inherit, uint threadId);
 
     [LibraryImport("kernel32.dll")]
+    [return: MarshalAs(UnmanagedType.Bool)]
+    private static partial bool CloseHandle(nint handle);
+
+    [LibraryImport("kernel32.dll", SetLastError = true)]
     [return: MarshalAs(UnmanagedType.Bool)]
     private static partial bool GetThreadTimes(nint thread, out long creation, out long exit, out long kernel, out long user);
 }

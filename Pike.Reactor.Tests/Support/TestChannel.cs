@@ -23,6 +23,12 @@ public sealed class TestChannel : Transport
 
     public Action<TestChannel, Exception>? OnError { get; set; }
 
+    public Action<TestChannel>? OnDrained { get; set; }
+
+    public Action<TestChannel>? OnWritabilityChanged { get; set; }
+
+    public Action<CloseReason>? OnCloseReason { get; set; }
+
     public List<string> Calls { get; } = new();
 
     public List<Exception> Errors { get; } = new();
@@ -96,6 +102,16 @@ public sealed class TestChannel : Transport
         Calls.Add("write");
         Writes++;
         OnWrite?.Invoke(this);
+    }
+
+    protected internal override void HandleDrained() => OnDrained?.Invoke(this);
+
+    protected internal override void HandleWritabilityChanged() => OnWritabilityChanged?.Invoke(this);
+
+    protected internal override void HandleClose(CloseReason reason)
+    {
+        OnCloseReason?.Invoke(reason);
+        base.HandleClose(reason);
     }
 
     protected internal override void HandleClose()

@@ -190,6 +190,9 @@ public sealed unsafe class IocpPoller : BasePoller
         var op = (PollOperation*)change.State;
         if (change.IsRemove)
         {
+            // The channel stays registered with the core (paused, say): its state must no longer
+            // name the block, which a queued re-arm would otherwise find after it is freed.
+            change.State = 0;
             Release(op);
             return;
         }
@@ -383,7 +386,7 @@ public sealed unsafe class IocpPoller : BasePoller
         return handle;
     }
 
-    private PollOperation* Find(nint key) => TryGetBackendState(key, out nint state) ? (PollOperation*)state : null;
+    private PollOperation* Find(nint key) => TryGetBackendState(key, out nint state) && state != 0 ? (PollOperation*)state : null;
 
     /// <summary>Ends a registration: frees its block now, or, with a poll in flight, when that poll's (cancelled) completion arrives.</summary>
     private void Release(PollOperation* op)

@@ -1,6 +1,8 @@
 using System;
+using System.IO;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.ExceptionServices;
 
 namespace Pike.Reactor;
 
@@ -8,6 +10,15 @@ namespace Pike.Reactor;
 /// A listening socket: when it is readable the poller accepts until it would block and
 /// calls <see cref="HandleAccept"/> with each accepted socket.
 /// </summary>
+/// <remarks>
+/// A client that failed before it was accepted (aborted, reset) is skipped. Out of descriptors
+/// or buffers, the listener does not spin on its readable socket: it refuses the waiting clients
+/// through a spare descriptor, pauses reading and retries on a timer with back-off, and says so
+/// once through <see cref="HandleResourcesExhausted"/> (docs/pitfalls.md 18). Any other accept
+/// failure is the listener's own and goes to <see cref="Transport.HandleError"/>; when that
+/// leaves the listener open, accepting resumes after the same back-off. A retry resumes reading,
+/// also when the owner paused the listener in the meantime.
+/// </remarks>
 public abstract class Listener : Transport
 {
     /// <summary>Creates a listener for <paramref name="poller"/>, or for <see cref="PollerFactory.Default"/> when null.</summary>
@@ -35,6 +46,7 @@ public abstract class Listener : Transport
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(backlog);
         ObjectDisposedException.ThrowIf(IsClosed, this);
         Poller.ThrowIfForeignThread();
+        DescriptorReserve.Ensure(); // now, while a descriptor can still be had (docs/pitfalls.md 18)
         if (Socket is { } existing)
         {
             if (!existing.IsBound)
@@ -84,8 +96,85 @@ public abstract class Listener : Transport
         }
     }
 
-    /// <summary>A connection was accepted; the listener's owner now owns <paramref name="accepted"/>.</summary>
+
+    /// <summary>
+    /// A connection was accepted; the listener's owner now owns <paramref name="accepted"/>.
+    /// If this throws, the listener disposes <paramref name="accepted"/> and goes on accepting:
+    /// a transport that adopted the socket before the exception must be closed here first
+    /// (see <see cref="HandleAcceptFailed"/>).
+    /// </summary>
     protected abstract void HandleAccept(Socket accepted);
+
+    /// <summary>
+    /// <see cref="HandleAccept"/> threw <paramref name="error"/>; the accepted socket is disposed
+    /// already and the listener stays open and registered. Not called when the client went away
+    /// meanwhile (end of stream, reset, abort, not connected). By default the error propagates
+    /// out of the loop, so that a bug is seen; the listener is not closed, and the next
+    /// <see cref="BasePoller.Loop"/> accepts again. Override to log it and keep the loop running.
+    /// </summary>
+    protected virtual void HandleAcceptFailed(Exception error)
+    {
+        ArgumentNullException.ThrowIfNull(error);
+        ExceptionDispatchInfo.Throw(error);
+    }
+
+    /// <summary>
+    /// Accepting failed for want of resources (<paramref name="error"/>: out of descriptors,
+    /// EMFILE/ENFILE, or of buffer memory, ENOBUFS). Called once per episode, which ends
+    /// at the next accept that succeeds. Meanwhile the listener refuses the waiting clients
+    /// (<see cref="RefuseWhileExhausted"/>), pauses reading and retries on a timer, from 10 ms
+    /// doubling to 1 s. The default does nothing; override to log it.
+    /// </summary>
+    protected virtual void HandleResourcesExhausted(SocketException error)
+    {
+    }
+
+    /// <summary>An accept succeeded after <see cref="HandleResourcesExhausted"/>: the episode is over. The default does nothing.</summary>
+    protected virtual void HandleResourcesRecovered()
+    {
+    }
+
+    /// <summary>
+    /// Whether a listener out of descriptors accepts each waiting connection through the
+    /// process's spare descriptor and closes it at once, so that the client learns now rather
+    /// than after its own timeout (libuv's way; default true). False leaves the clients queued
+    /// in the backlog until descriptors come back (Netty's way). Only POSIX systems keep a spare.
+    /// </summary>
+    public bool RefuseWhileExhausted { get; set; } = true;
+
+    /// <summary>Connections accepted and closed at once because descriptors had run out (see <see cref="RefuseWhileExhausted"/>).</summary>
+    public long RefusedConnections { get; private set; }
+
+    /// <summary>True from an accept that failed for want of resources until one succeeds.</summary>
+    public bool ResourcesExhausted { get; private set; }
+
+    /// <summary>The next retry's delay while accepting backs off.</summary>
+    private TimeSpan _retryDelay = FirstRetryDelay;
+
+    private static readonly TimeSpan FirstRetryDelay = TimeSpan.FromMilliseconds(10);
+    private static readonly TimeSpan LastRetryDelay = TimeSpan.FromSeconds(1);
+
+    private IDisposable? _retry;
+    private Action? _retryAccepting;
+
+    /// <summary>Cancels a pending accept retry; the listener's socket closes as any transport's.</summary>
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _retry?.Dispose();
+            _retry = null;
+        }
+
+        base.Dispose(disposing);
+    }
+
+    /// <summary>A closed listener retries nothing: its timer must not keep the loop (or the listener) alive.</summary>
+    private protected override void ReleaseOnClose()
+    {
+        _retry?.Dispose();
+        _retry = null;
+    }
 
     /// <summary>Accepts what is pending, up to <paramref name="limit"/> per readiness (the rest is reported again).</summary>
     internal void AcceptReady(int limit)
@@ -103,14 +192,42 @@ public abstract class Listener : Transport
             {
                 return; // spurious readiness, or another process took it
             }
-            catch (SocketException error) when (error.SocketErrorCode == SocketError.ConnectionAborted)
+            catch (SocketException error) when (IsClientFailure(error.SocketErrorCode))
             {
-                continue; // the client gave up before we accepted: not the listener's failure
+                continue; // that client failed before we accepted it: not the listener's failure
+            }
+            catch (SocketException error) when (IsResourceShortage(error))
+            {
+                BackOff(listening, limit, error);
+                return;
             }
             catch (Exception error)
             {
                 BasePoller.RouteError(this, error);
+
+                // An owner that keeps the listener after a failure of its own must not meet the
+                // same failure again at once, for ever: the socket is still readable.
+                if (!IsClosed && !ReadingPaused)
+                {
+                    PauseAndRetryLater();
+                }
+
                 return;
+            }
+
+            _retryDelay = FirstRetryDelay;
+            if (ResourcesExhausted)
+            {
+                ResourcesExhausted = false;
+                try
+                {
+                    HandleResourcesRecovered();
+                }
+                catch
+                {
+                    accepted.Dispose();
+                    throw;
+                }
             }
 
             try
@@ -119,14 +236,109 @@ public abstract class Listener : Transport
             }
             catch (Exception error)
             {
-                BasePoller.RouteError(this, error);
+                // A transport that adopted the socket before the throw is closed with it, so
+                // that no registration outlives its descriptor; otherwise the socket is disposed.
+                if (!Poller.CloseHolderOf(accepted))
+                {
+                    accepted.Dispose(); // idempotent when the owner disposed it already
+                }
+
+                if (!IsClientGone(error))
+                {
+                    HandleAcceptFailed(error);
+                }
             }
 
             // Ask the kernel rather than pay for an exception at the end of every batch.
-            if (RegistrationKey != key || !listening.Poll(0, SelectMode.SelectRead))
+            if (RegistrationKey != key || IsClosed || ReadingPaused || !listening.Poll(0, SelectMode.SelectRead))
             {
                 return;
             }
         }
     }
+
+    /// <summary>
+    /// Out of descriptors or memory, the listening socket stays readable (level-triggered), so
+    /// accepting again at once would spin and the waiting clients would hear nothing
+    /// (docs/pitfalls.md 18). Refuse who waits, stop reading and try again later.
+    /// </summary>
+    private void BackOff(Socket listening, int limit, SocketException error)
+    {
+        if (RefuseWhileExhausted && IsDescriptorShortage(error))
+        {
+            DescriptorReserve.WithSpareReleased<(Listener Owner, Socket Listening, int Limit)>(
+                (this, listening, limit), static state => state.Owner.RefuseWaiting(state.Listening, state.Limit));
+        }
+
+        PauseAndRetryLater();
+        if (!ResourcesExhausted)
+        {
+            ResourcesExhausted = true;
+            HandleResourcesExhausted(error);
+        }
+    }
+
+    /// <summary>Stops accepting and resumes after the current delay, which doubles up to a second until an accept succeeds.</summary>
+    private void PauseAndRetryLater()
+    {
+        PauseReading();
+        _retry?.Dispose();
+        _retry = Poller.CallLater(_retryDelay, _retryAccepting ??= RetryAccepting);
+        _retryDelay = _retryDelay * 2 < LastRetryDelay ? _retryDelay * 2 : LastRetryDelay;
+    }
+
+    /// <summary>With one descriptor free, accepts and closes each waiting connection: the client sees its connection end now.</summary>
+    private void RefuseWaiting(Socket listening, int limit)
+    {
+        for (int i = 0; i < limit; i++)
+        {
+            try
+            {
+                listening.Accept().Dispose();
+            }
+            catch (SocketException error) when (IsClientFailure(error.SocketErrorCode))
+            {
+                continue;
+            }
+            catch (SocketException)
+            {
+                return; // none waiting, or the freed descriptor went elsewhere
+            }
+
+            RefusedConnections++;
+        }
+    }
+
+    private void RetryAccepting()
+    {
+        _retry = null;
+        if (!IsClosed)
+        {
+            DescriptorReserve.Ensure(); // lost if another thread took the freed number; take it back when it can be had
+            ResumeReading();
+        }
+    }
+
+    /// <summary>The connection failed between the handshake and the accept (man 7 accept: treat as would-block and go on).</summary>
+    private static bool IsClientFailure(SocketError error) => error is
+        SocketError.ConnectionAborted or SocketError.ConnectionReset or SocketError.Interrupted or SocketError.TimedOut
+        or SocketError.AccessDenied /* EPERM: a firewall rule refused it (Linux) */
+        or SocketError.NetworkDown or SocketError.NetworkUnreachable or SocketError.HostDown or SocketError.HostUnreachable;
+
+    /// <summary>
+    /// Out of descriptors, or ENOBUFS (WSAENOBUFS). ENOMEM has no <see cref="SocketError"/> in
+    /// .NET (it arrives as the generic <see cref="SocketError.SocketError"/>, with no errno to tell
+    /// it by) and is routed as a listener failure.
+    /// </summary>
+    private static bool IsResourceShortage(SocketException error) =>
+        IsDescriptorShortage(error) || error.SocketErrorCode == SocketError.NoBufferSpaceAvailable;
+
+    /// <summary>EMFILE or ENFILE (WSAEMFILE on Windows).</summary>
+    private static bool IsDescriptorShortage(SocketException error) => error.SocketErrorCode == SocketError.TooManyOpenSockets;
+
+    /// <summary>What a <see cref="HandleAccept"/> that wrote to or read from a client that left throws.</summary>
+    private static bool IsClientGone(Exception error) =>
+        error is EndOfStreamException
+        || (error is SocketException socketError && socketError.SocketErrorCode is
+            SocketError.ConnectionReset or SocketError.ConnectionAborted or SocketError.NotConnected or SocketError.Shutdown);
 }

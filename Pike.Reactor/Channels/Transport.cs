@@ -16,7 +16,7 @@ namespace Pike.Reactor;
 /// <see cref="Send"/> calls when the socket would block) until the one
 /// <see cref="HandleWrite"/> that follows.
 /// </remarks>
-public abstract class Transport : IDisposable
+public abstract partial class Transport : IDisposable
 {
     private bool _readingPaused;
 
@@ -114,58 +114,28 @@ public abstract class Transport : IDisposable
         }
     }
 
-    /// <summary>Starts a non-blocking connect; <see cref="HandleConnect"/> follows once established, <see cref="HandleError"/> if it fails.</summary>
-    /// <exception cref="ArgumentNullException"><paramref name="address"/> is null.</exception>
-    /// <exception cref="InvalidOperationException">No socket, or already connected or connecting.</exception>
-    /// <exception cref="ObjectDisposedException">The transport is closed.</exception>
-    public void Connect(EndPoint address)
-    {
-        ArgumentNullException.ThrowIfNull(address);
-        Socket socket = ActiveSocket();
-        if (Connected || Poller.IsConnecting(this))
-        {
-            throw new InvalidOperationException(Connected ? "The transport is already connected." : "A connect is already in progress.");
-        }
-
-        if (!IsRegistered)
-        {
-            throw new InvalidOperationException("The transport is not registered with its poller (DelChannel removed it); add it again before connecting.");
-        }
-
-        SocketError immediate = SocketError.Success;
-        try
-        {
-            socket.Connect(address);
-        }
-        catch (SocketException error) when (error.SocketErrorCode is SocketError.WouldBlock or SocketError.InProgress or SocketError.AlreadyInProgress)
-        {
-            // The usual case: the outcome arrives as writability, checked through SO_ERROR.
-        }
-        catch (SocketException error)
-        {
-            // A failure the kernel knew at once still reaches HandleError from the loop, like any other.
-            immediate = error.SocketErrorCode;
-        }
-
-        Poller.BeginConnect(this, immediate);
-    }
-
     /// <summary>
     /// Sends what the socket takes now. Returns the bytes sent; 0 when it would block. When not
     /// everything was sent a write is deferred: <see cref="HandleWrite"/> follows once it can take more.
     /// </summary>
     /// <exception cref="ObjectDisposedException">The transport is closed.</exception>
-    /// <exception cref="InvalidOperationException">The transport has no socket, or the poller's loop runs on another thread (nothing is sent).</exception>
+    /// <exception cref="InvalidOperationException">The transport has no socket, the poller's loop runs on another thread, the send side is shut down, or bytes queued by <see cref="Write(ReadOnlySpan{byte})"/> are still waiting (nothing is sent).</exception>
     /// <exception cref="SocketException">The send failed.</exception>
     public int Send(ReadOnlySpan<byte> data)
     {
-        Socket socket = ActiveSocket();
+        Socket socket = WritableSocket();
+        if (_output is { IsEmpty: false })
+        {
+            throw new InvalidOperationException($"Write has queued {_output.Bytes} bytes the socket has not taken yet; a Send now would put its bytes before them. Use Write (or wait for HandleDrained).");
+        }
+
         if (data.IsEmpty)
         {
             return 0;
         }
 
         int sent = socket.Send(data, SocketFlags.None, out SocketError error);
+        NoteActivity();
         if (error == SocketError.Success)
         {
             if (sent < data.Length)
@@ -217,8 +187,17 @@ public abstract class Transport : IDisposable
     {
         ThrowIfClosed();
         Poller.ThrowIfForeignThread();
+        bool was = _readingPaused;
         _readingPaused = true;
-        Poller.UpdateInterest(this);
+        try
+        {
+            Poller.UpdateInterest(this);
+        }
+        catch
+        {
+            _readingPaused = was; // the kernel refused: nothing changed
+            throw;
+        }
     }
 
     /// <summary>Resumes reading after <see cref="PauseReading"/>.</summary>
@@ -226,8 +205,17 @@ public abstract class Transport : IDisposable
     {
         ThrowIfClosed();
         Poller.ThrowIfForeignThread();
+        bool was = _readingPaused;
         _readingPaused = false;
-        Poller.UpdateInterest(this);
+        try
+        {
+            Poller.UpdateInterest(this);
+        }
+        catch
+        {
+            _readingPaused = was;
+            throw;
+        }
     }
 
     /// <summary>Removes the transport from its poller and closes the socket. Idempotent. Called on the loop thread (or while no loop runs).</summary>
@@ -255,6 +243,7 @@ public abstract class Transport : IDisposable
             Socket?.Dispose();
             Fileno = -1;
             Connected = false;
+            FinishClose();
         }
     }
 
@@ -274,7 +263,7 @@ public abstract class Transport : IDisposable
         }
     }
 
-    /// <summary>The connect started by <see cref="Connect"/> succeeded.</summary>
+    /// <summary>The connect started by <see cref="Connect(EndPoint)"/> succeeded.</summary>
     protected internal virtual void HandleConnect()
     {
     }
@@ -289,7 +278,7 @@ public abstract class Transport : IDisposable
     {
     }
 
-    /// <summary>The peer closed or reset the connection, or the socket was disposed. By default, <see cref="Close"/>.</summary>
+    /// <summary>The peer closed or reset the connection, or the socket was disposed (<see cref="HandleClose(CloseReason)"/> says why). By default, <see cref="Close"/>.</summary>
     protected internal virtual void HandleClose() => Close();
 
     /// <summary>
@@ -310,6 +299,7 @@ public abstract class Transport : IDisposable
 
     internal void MarkConnected(EndPoint remote)
     {
+        CancelConnectAttempt();
         Connected = true;
         Address = remote;
     }

@@ -147,7 +147,14 @@ public static class PollerFactory
 
         PollerProvider provider = LoadProvider(entry, out string? reason)
             ?? throw new PollerUnavailableException($"The {entry.Name} poller is unavailable: {reason}");
-        return provider.Create(entry.Name);
+        try
+        {
+            return provider.Create(entry.Name);
+        }
+        catch (Exception error) when (error is NativeCallException or DllNotFoundException or EntryPointNotFoundException)
+        {
+            throw new PollerUnavailableException($"The {entry.Name} poller is unavailable: {error.Message}", error);
+        }
     }
 
     /// <summary>Every known poller, in this OS's order of preference (the others after), with whether it can run here and why not.</summary>
@@ -156,7 +163,7 @@ public static class PollerFactory
         var result = new List<PollerAvailability>(Registry.Length);
         foreach (PollerEntry entry in Registry)
         {
-            if (entry.Family == HostFamily)
+            if (entry.Family == HostFamily && entry.Family != OsFamily.Any)
             {
                 result.Add(Probe(entry));
             }

@@ -51,6 +51,7 @@ public abstract class BasePoller : IDisposable
     private readonly ConcurrentQueue<Action> _posted = new();
     private readonly Lock _wakeGate = new();
     private LoopbackWaker? _loopbackWaker;
+    private IdleSweep? _idleSweep;
 
     private int _ownerThread;   // managed id of the thread inside Loop or Poll; 0 when none
     private bool _inIteration;
@@ -85,7 +86,14 @@ public abstract class BasePoller : IDisposable
     /// Every channel this poller holds, with what it wants watched now: for a poller that
     /// finds readiness its own way (<c>foreach</c>; allocates nothing).
     /// </summary>
-    protected ChannelInterestEnumerator WatchedChannels => new(_channels);
+    protected ChannelInterestEnumerator WatchedChannels
+    {
+        get
+        {
+            ThrowIfReentrantCustomPoll();
+            return new(_channels);
+        }
+    }
 
     /// <summary>
     /// A socket that becomes readable when <see cref="Wake"/> (or <see cref="Post"/>,
@@ -95,7 +103,14 @@ public abstract class BasePoller : IDisposable
     /// <see cref="DrainWakeSocket"/>). Created on first use; unused by pollers that override
     /// <see cref="SignalWake"/>.
     /// </summary>
-    protected Socket WakeSocket => EnsureLoopbackWaker().Reader;
+    protected Socket WakeSocket
+    {
+        get
+        {
+            ThrowIfReentrantCustomPoll();
+            return EnsureLoopbackWaker().Reader;
+        }
+    }
 
     /// <summary>Starts watching <paramref name="transport"/>'s socket. Called by <see cref="Transport.SetSocket"/>.</summary>
     /// <exception cref="ArgumentNullException"><paramref name="transport"/> is null.</exception>
@@ -129,7 +144,8 @@ public abstract class BasePoller : IDisposable
 
         nint key = _channels.Add(transport, handle, _batch);
         ref ChannelTable.Slot slot = ref _channels.Get(key);
-        slot.Dormant = socket.SocketType == SocketType.Stream && !socket.Connected && transport is not Listener { IsListening: true };
+        slot.Dormant = socket.SocketType == SocketType.Stream && !socket.Connected && transport is not Listener { IsListening: true } && !IsListeningSocket(socket);
+        slot.WriteDeferred = transport.QueuedBytes > 0; // re-added with bytes still queued: the flush goes on
         transport.AttachRegistration(key);
         try
         {
@@ -461,6 +477,34 @@ public abstract class BasePoller : IDisposable
         }
     }
 
+    /// <summary>Stops watching a connect that timed out; the transport reports the failure itself.</summary>
+    internal void AbortConnect(Transport transport)
+    {
+        if (!transport.IsRegistered)
+        {
+            return;
+        }
+
+        nint key = transport.RegistrationKey;
+        ref ChannelTable.Slot slot = ref _channels.Get(key);
+        slot.Connecting = false;
+        slot.ConnectError = SocketError.Success;
+        try
+        {
+            ApplyWantedInterest(key);
+        }
+        catch (NativeCallException)
+        {
+            // The connect is abandoned anyway; its owner hears of the timeout.
+        }
+    }
+
+    /// <summary>Starts watching <paramref name="transport"/> for idleness: one sweep timer per poller checks every watched channel.</summary>
+    internal void WatchIdle(Transport transport)
+    {
+        (_idleSweep ??= new IdleSweep(this)).Watch(transport);
+    }
+
     /// <summary>A socket that was held unwatched (neither connected nor listening) now listens.</summary>
     internal void EndDormancy(Transport transport)
     {
@@ -470,6 +514,19 @@ public abstract class BasePoller : IDisposable
             _channels.Get(key).Dormant = false;
             ApplyWantedInterest(key);
         }
+    }
+
+    /// <summary>Closes the transport that holds <paramref name="socket"/>, if this poller has one; false when none does.</summary>
+    internal bool CloseHolderOf(Socket socket)
+    {
+        nint handle = socket.SafeHandle.DangerousGetHandle();
+        if (_channels.TryFindByHandle(handle, out nint key) && _channels.Find(key) is { } holder && ReferenceEquals(holder.Socket, socket))
+        {
+            holder.Close();
+            return true;
+        }
+
+        return false;
     }
 
     internal void ThrowIfForeignThread()
@@ -506,6 +563,7 @@ public abstract class BasePoller : IDisposable
     protected ChannelInterest InterestOf(Transport transport)
     {
         ArgumentNullException.ThrowIfNull(transport);
+        ThrowIfReentrantCustomPoll();
         if (!ReferenceEquals(transport.Poller, this) || !transport.IsRegistered)
         {
             return new ChannelInterest(transport, transport.Fileno, IoEvents.None, false);
@@ -566,7 +624,7 @@ public abstract class BasePoller : IDisposable
             {
                 try
                 {
-                    channel.HandleRead();
+                    channel.DispatchRead();
                 }
                 catch (Exception error)
                 {
@@ -586,7 +644,7 @@ public abstract class BasePoller : IDisposable
             _channels.Get(key).WriteDeferred = false;
             try
             {
-                channel.HandleWrite();
+                channel.DispatchWrite();
                 DropWriteInterestUnlessWanted(channel, key);
             }
             catch (Exception error)
@@ -703,20 +761,10 @@ public abstract class BasePoller : IDisposable
     /// <summary>
     /// Sends a handler's exception where the contract says: end of stream, a disposed socket
     /// and the reset/abort/not-connected/shutdown socket errors close the channel
-    /// (<see cref="Transport.HandleClose"/>); anything else goes to <see cref="Transport.HandleError"/>.
+    /// (<see cref="Transport.HandleClose()"/>); anything else goes to <see cref="Transport.HandleError"/>.
     /// What those two throw propagates out of the loop.
     /// </summary>
-    internal static void RouteError(Transport channel, Exception error)
-    {
-        if (IsCloseError(error))
-        {
-            channel.HandleClose();
-        }
-        else
-        {
-            channel.HandleError(error);
-        }
-    }
+    internal static void RouteError(Transport channel, Exception error) => channel.RouteError(error);
 
     internal static bool IsCloseError(Exception error) =>
         error is EndOfStreamException or ObjectDisposedException
@@ -751,6 +799,24 @@ public abstract class BasePoller : IDisposable
             again.Applied = previous;
             again.AppliedConnecting = wasConnecting;
             throw;
+        }
+    }
+
+    /// <summary>A socket handed over already listening (SetSocket after the owner's own Listen) is watched at once.</summary>
+    private static bool IsListeningSocket(Socket socket)
+    {
+        if (!socket.IsBound)
+        {
+            return false;
+        }
+
+        try
+        {
+            return socket.GetSocketOption(SocketOptionLevel.Socket, SocketOptionName.AcceptConnection) is int accepting && accepting != 0;
+        }
+        catch (SocketException)
+        {
+            return false;
         }
     }
 
@@ -802,7 +868,7 @@ public abstract class BasePoller : IDisposable
                 // The socket failed already; its owner hears of the connect error, which is the cause.
             }
 
-            channel.HandleError(new SocketException((int)error));
+            channel.ConnectFailed(error);
             return;
         }
 
@@ -818,17 +884,27 @@ public abstract class BasePoller : IDisposable
         }
     }
 
-    private void ProcessFilenos(ReadOnlySpan<nint> filenos, IoEvents ready)
+    /// <summary>
+    /// A poller that overrides Poll reaches the core through WatchedChannels, InterestOf,
+    /// WakeSocket and ProcessReadables/ProcessWritables: each refuses a Poll called from a
+    /// handler, a posted action or a timer (or from another thread while the loop runs) before
+    /// the override could block in its own wait.
+    /// </summary>
+    private void ThrowIfReentrantCustomPoll()
     {
-        ThrowIfDisposed();
         ThrowIfForeignThread();
         if (_reportingFilenos || (_inIteration && !_inPollCall))
         {
-            // A handler, a posted action or a timer called Poll: not re-entrant.
             throw new InvalidOperationException("Poll and Loop are not re-entrant: they cannot be called from a handler.");
         }
+    }
 
+    private void ProcessFilenos(ReadOnlySpan<nint> filenos, IoEvents ready)
+    {
+        ThrowIfDisposed();
+        ThrowIfReentrantCustomPoll();
         Interlocked.Exchange(ref _sleeping, 0); // the wait is over: a Wake from now on needs no signal
+        Interlocked.Exchange(ref _wakeRequested, 0);
         _pollCalled = false;
         if (!_inIteration)
         {
@@ -895,7 +971,8 @@ public abstract class BasePoller : IDisposable
             _inPollCall = false;
             _pollCalled = false;
             Interlocked.Exchange(ref _sleeping, 0);
-            Interlocked.Exchange(ref _wakeRequested, 0);
+
+            // A Wake that came during dispatch stays requested: the next wait does not block.
 
             RunPosted();
             RunDueTimers();

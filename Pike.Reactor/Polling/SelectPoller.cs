@@ -38,8 +38,18 @@ public sealed class SelectPoller : BasePoller
         _checkWrite.Clear();
         _checkError.Clear();
         _checkRead.Add(WakeSocket);
+        bool disposedSocket = false;
         for (int i = 0; i < _count; i++)
         {
+            if (_sockets[i].SafeHandle.IsClosed)
+            {
+                // Disposed behind its transport: Socket.Select would throw for every wait. Report
+                // it instead, so that the channel's read meets the disposed socket and closes it.
+                _ready[i] = IoEvents.Read | IoEvents.Write;
+                disposedSocket = true;
+                continue;
+            }
+
             if ((_interest[i] & IoEvents.Read) != 0)
             {
                 _checkRead.Add(_sockets[i]);
@@ -54,7 +64,7 @@ public sealed class SelectPoller : BasePoller
             }
         }
 
-        int microseconds = timeoutMilliseconds < 0 ? -1 : (int)Math.Min((long)timeoutMilliseconds * 1000, int.MaxValue);
+        int microseconds = disposedSocket ? 0 : timeoutMilliseconds < 0 ? -1 : (int)Math.Min((long)timeoutMilliseconds * 1000, int.MaxValue);
         Socket.Select(_checkRead, _checkWrite, _checkError.Count > 0 ? _checkError : null, microseconds);
 
         // Copied out by key before dispatch: handlers add and remove sockets, which moves entries.

@@ -20,10 +20,14 @@ internal static class Program
         int rounds = 5;
         double scale = 1.0;
         string? outDir = null;
+        bool exhaustion = false;
         for (int i = 0; i < args.Length; i++)
         {
             switch (args[i])
             {
+                case "--exhaustion":
+                    exhaustion = true;
+                    break;
                 case "--rounds" when i + 1 < args.Length:
                     rounds = int.Parse(args[++i], CultureInfo.InvariantCulture);
                     break;
@@ -34,15 +38,20 @@ internal static class Program
                     outDir = args[++i];
                     break;
                 default:
-                    Console.Error.WriteLine("usage: Pike.Reactor.Bench [--rounds N] [--scale F] [--out DIR]");
+                    Console.Error.WriteLine("usage: Pike.Reactor.Bench [--rounds N] [--scale F] [--out DIR] | --exhaustion");
                     return 2;
             }
         }
 
-        outDir ??= DefaultOutputDirectory();
-        ulong limit = Native.RaiseDescriptorLimit(20_000);
         string here = AppContext.BaseDirectory;
         string sample = Path.Combine(here, "Pike.Reactor.RespServer.dll");
+        if (exhaustion)
+        {
+            return ExhaustionProbe.Run(sample, Console.Out);
+        }
+
+        outDir ??= DefaultOutputDirectory();
+        ulong limit = Native.RaiseDescriptorLimit(20_000);
         string baseline = Path.Combine(here, "Pike.Reactor.AsyncBaseline.dll");
         if (!here.Contains("/Release/", StringComparison.Ordinal))
         {

@@ -40,7 +40,18 @@ internal static class Program
             return 2;
         }
 
-        using var server = new RespServerHost(poller, options.MaxOutputBytes, Console.Error);
+        int maxClients = options.MaxClients;
+        if (!options.Demo && DescriptorBudget.ClientsThatFit(out long limit, out int open) is { } fit && fit < maxClients)
+        {
+            // As redis-server does: fewer clients than asked, each refused politely, rather than
+            // accept failing for want of descriptors.
+            maxClients = fit;
+            Console.Error.WriteLine(
+                $"maxclients {options.MaxClients} needs more descriptors than the limit of {limit} allows ({open} open at start, " +
+                $"{DescriptorBudget.Reserved} kept for the server): maxclients reduced to {maxClients}. Raise 'ulimit -n' for more.");
+        }
+
+        using var server = new RespServerHost(poller, options.MaxOutputBytes, Console.Error, maxClients);
         if (options.Demo)
         {
             return DemoRunner.Run(server, Console.Out);

@@ -4,7 +4,7 @@ using System.Net;
 
 namespace Pike.Reactor.RespServer;
 
-/// <summary>The command line: <c>--port N --bind ADDR --poller NAME --max-output-bytes N --stats --demo</c>.</summary>
+/// <summary>The command line: <c>--port N --bind ADDR --poller NAME --maxclients N --max-output-bytes N --stats --demo</c>.</summary>
 internal sealed class ServerOptions
 {
     public int Port { get; private set; }
@@ -14,6 +14,9 @@ internal sealed class ServerOptions
     public string? Poller { get; private set; }
 
     public int MaxOutputBytes { get; private set; } = Server.RespServerHost.DefaultMaxOutputBytes;
+
+    /// <summary>Clients served at once; the next is answered <c>-ERR max number of clients reached</c> and closed, as by redis-server.</summary>
+    public int MaxClients { get; private set; } = Server.RespServerHost.DefaultMaxClients;
 
     /// <summary>
     /// How long the loop keeps polling without blocking after its last event (0: block at
@@ -33,10 +36,12 @@ internal sealed class ServerOptions
     public const string Usage =
         """
         Pike.Reactor RESP server: an in-memory Redis-protocol server on one Pike.Reactor loop.
-        usage: Pike.Reactor.RespServer [--port N] [--bind ADDR] [--poller NAME] [--max-output-bytes N] [--spin-us N] [--stats] [--demo]
+        usage: Pike.Reactor.RespServer [--port N] [--bind ADDR] [--poller NAME] [--maxclients N] [--max-output-bytes N] [--spin-us N] [--stats] [--demo]
           --port N              port to listen on (0 or absent: a free port, printed)
           --bind ADDR           address to listen on (default 127.0.0.1)
           --poller NAME         epoll, poll, select, ... (default: the best for this OS)
+          --maxclients N        clients served at once; more are refused with an error, as by redis-server (default 10000,
+                                lowered at start to what the descriptor limit allows)
           --max-output-bytes N  unsent output a client may accumulate before it is dropped (default 64 MiB)
           --spin-us N           keep polling without blocking for N microseconds after the last event before sleeping (default 50; 0: never)
           --stats               print the server's counters when it stops
@@ -63,6 +68,14 @@ internal sealed class ServerOptions
                     break;
                 case "--poller":
                     options.Poller = Value(args, ref i);
+                    break;
+                case "--maxclients":
+                    options.MaxClients = int.Parse(Value(args, ref i), NumberStyles.None, CultureInfo.InvariantCulture);
+                    if (options.MaxClients < 1)
+                    {
+                        throw new FormatException("--maxclients takes 1 or more.");
+                    }
+
                     break;
                 case "--max-output-bytes":
                     options.MaxOutputBytes = int.Parse(Value(args, ref i), NumberStyles.None, CultureInfo.InvariantCulture);

@@ -16,10 +16,14 @@ public sealed class InProcessServer : IDisposable
     private readonly TimeSpan _spin;
 
     /// <summary>Starts the server; <paramref name="spinMicroseconds"/> as the command line's --spin-us (its default unless told).</summary>
-    public InProcessServer(string poller = "epoll", int maxOutputBytes = RespServerHost.DefaultMaxOutputBytes, int spinMicroseconds = ServerOptions.DefaultSpinMicroseconds)
+    public InProcessServer(
+        string poller = "epoll",
+        int maxOutputBytes = RespServerHost.DefaultMaxOutputBytes,
+        int spinMicroseconds = ServerOptions.DefaultSpinMicroseconds,
+        int maxClients = RespServerHost.DefaultMaxClients)
     {
         _spin = TimeSpan.FromMicroseconds(spinMicroseconds);
-        _host = new RespServerHost(PollerFactory.Create(poller), maxOutputBytes, TextWriter.Null);
+        _host = new RespServerHost(PollerFactory.Create(poller), maxOutputBytes, TextWriter.Null, maxClients);
         Port = _host.Listen(new IPEndPoint(IPAddress.Loopback, 0)).Port;
         _thread = new Thread(RunLoop) { IsBackground = true, Name = $"resp-{poller}-{Port}" };
         _thread.Start();

@@ -11,16 +11,28 @@ public sealed class RedisServerProcess : IDisposable
 {
     private readonly Process _process;
 
-    public RedisServerProcess()
+    /// <summary>Starts redis-server with <paramref name="extraArgs"/>; under <c>prlimit --nofile=N:N</c> when <paramref name="descriptorLimit"/> is given.</summary>
+    public RedisServerProcess(int? descriptorLimit = null, params string[] extraArgs)
     {
         Port = FreePort();
-        var start = new ProcessStartInfo("redis-server")
+        var start = new ProcessStartInfo(descriptorLimit is null ? "redis-server" : "prlimit")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        if (descriptorLimit is { } limit)
+        {
+            start.ArgumentList.Add(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"--nofile={limit}:{limit}"));
+            start.ArgumentList.Add("redis-server");
+        }
+
         foreach (string arg in new[] { "--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "no", "--daemonize", "no" })
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        foreach (string arg in extraArgs)
         {
             start.ArgumentList.Add(arg);
         }
@@ -49,6 +61,9 @@ public sealed class RedisServerProcess : IDisposable
     }
 
     public int Port { get; }
+
+    /// <summary>The server's process id (prlimit execs it, so the id is the same).</summary>
+    public int ProcessId => _process.Id;
 
     public void Dispose()
     {

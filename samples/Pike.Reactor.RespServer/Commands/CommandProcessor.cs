@@ -625,6 +625,8 @@ internal sealed class CommandProcessor(KeyValueStore store, ServerStats stats, s
         Append(text, ref at, stats.ConnectionsReceived);
         Append(text, ref at, "\r\ntotal_commands_processed:"u8);
         Append(text, ref at, stats.CommandsProcessed);
+        Append(text, ref at, "\r\nrejected_connections:"u8);
+        Append(text, ref at, stats.RejectedConnections);
         Append(text, ref at, "\r\nclients_dropped_for_output:"u8);
         Append(text, ref at, stats.ClientsDroppedForOutput);
         Append(text, ref at, "\r\nprotocol_errors:"u8);

@@ -14,6 +14,9 @@ internal sealed class ServerStats(Func<long> allocatedBytes)
 
     public long ConnectedClients { get; set; }
 
+    /// <summary>Clients refused at accept because maxclients were connected (Redis's rejected_connections).</summary>
+    public long RejectedConnections { get; set; }
+
     /// <summary>Clients closed because their unsent output passed the limit.</summary>
     public long ClientsDroppedForOutput { get; set; }
 

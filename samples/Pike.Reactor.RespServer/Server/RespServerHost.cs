@@ -17,15 +17,20 @@ internal sealed class RespServerHost : IDisposable
     /// <summary>The default limit of a client's unsent output before it is dropped.</summary>
     public const int DefaultMaxOutputBytes = 64 * 1024 * 1024;
 
+    /// <summary>The default limit of clients served at once (Redis's maxclients).</summary>
+    public const int DefaultMaxClients = 10_000;
+
     private readonly RespListener _listener;
     private readonly TextWriter? _log;
 
-    public RespServerHost(BasePoller poller, int maxOutputBytes = DefaultMaxOutputBytes, TextWriter? log = null)
+    public RespServerHost(BasePoller poller, int maxOutputBytes = DefaultMaxOutputBytes, TextWriter? log = null, int maxClients = DefaultMaxClients)
     {
         ArgumentNullException.ThrowIfNull(poller);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxOutputBytes);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxClients);
         Poller = poller;
         MaxOutputBytes = maxOutputBytes;
+        MaxClients = maxClients;
         _log = log;
 
         // Every command runs on the loop thread, so the loop thread's own counter is the
@@ -48,6 +53,9 @@ internal sealed class RespServerHost : IDisposable
     public CommandProcessor Processor { get; }
 
     public int MaxOutputBytes { get; }
+
+    /// <summary>Clients served at once; one more is answered with an error and closed.</summary>
+    public int MaxClients { get; }
 
     public int Port { get; private set; }
 
