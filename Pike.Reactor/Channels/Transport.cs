@@ -263,7 +263,7 @@ public abstract partial class Transport : IDisposable
         }
     }
 
-    /// <summary>The connect started by <see cref="Connect"/> succeeded.</summary>
+    /// <summary>The connect started by <see cref="Connect(EndPoint)"/> succeeded.</summary>
     protected internal virtual void HandleConnect()
     {
     }

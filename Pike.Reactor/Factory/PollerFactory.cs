@@ -53,6 +53,18 @@ public static class PollerFactory
         Windows,
     }
 
+    private static int _fallbackReported;
+
+    /// <summary>
+    /// Raised once per process, the first time <see cref="Create()"/> gives a poller other than
+    /// this OS's first choice: on Linux without the Pike.Reactor.Linux assembly, for example, it
+    /// gives select, which scans every socket on every wait. The arguments name the poller and
+    /// why each better one was not used. Nothing is written anywhere by default; an application
+    /// that wants to know subscribes (before its first transport or <see cref="Create()"/>) and
+    /// logs it. The sender is null. Not raised when <c>PIKE_REACTOR_POLLER</c> names the poller.
+    /// </summary>
+    public static event EventHandler<PollerFallbackEventArgs>? Fallback;
+
     /// <summary>The global poller that transports created without one use (pike's module-level <c>loop</c> runs it).</summary>
     public static BasePoller Default => DefaultPoller.Value;
 
@@ -66,17 +78,59 @@ public static class PollerFactory
             return Create(named.Trim());
         }
 
-        // Each candidate is constructed once: the first that constructs is the answer.
+        return CreateBest(static _ => true, ReportFallback);
+    }
+
+    /// <summary>
+    /// The first poller of this OS's order that constructs (each candidate is constructed once);
+    /// when it is not the first choice, <paramref name="report"/> hears which and why.
+    /// <paramref name="isDeployed"/> says whether a platform assembly is there (the tests leave one out).
+    /// </summary>
+    internal static BasePoller CreateBest(Func<string, bool> isDeployed, Action<PollerFallbackEventArgs> report)
+    {
+        List<PollerAvailability>? skipped = null;
+        BasePoller? chosen = null;
         foreach (PollerEntry entry in Registry)
         {
-            if (entry.Family != OsFamily.Any && entry.Family == HostFamily && TryCreate(entry) is { } poller)
+            if (entry.Family == OsFamily.Any || entry.Family != HostFamily)
             {
-                return poller;
+                continue;
             }
+
+            string? reason;
+            if (!isDeployed(entry.Assembly!))
+            {
+                reason = MissingAssembly(entry);
+            }
+            else if (TryCreate(entry, out reason) is { } poller)
+            {
+                chosen = poller;
+                break;
+            }
+
+            (skipped ??= []).Add(new PollerAvailability(entry.Name, false, reason));
         }
 
-        return new SelectPoller();
+        chosen ??= new SelectPoller();
+        if (skipped is not null)
+        {
+            report(new PollerFallbackEventArgs(chosen.Name, skipped));
+        }
+
+        return chosen;
     }
+
+    /// <summary>Raises <see cref="Fallback"/>, the first time only.</summary>
+    internal static void ReportFallback(PollerFallbackEventArgs notice)
+    {
+        if (Interlocked.Exchange(ref _fallbackReported, 1) == 0)
+        {
+            Fallback?.Invoke(null, notice);
+        }
+    }
+
+    /// <summary>Lets the next fallback be reported again (tests).</summary>
+    internal static void ResetFallbackReport() => Interlocked.Exchange(ref _fallbackReported, 0);
 
     /// <summary>The poller called <paramref name="name"/> (see <see cref="Probe()"/> for the names).</summary>
     /// <exception cref="ArgumentNullException"><paramref name="name"/> is null.</exception>
@@ -147,14 +201,15 @@ public static class PollerFactory
         return null;
     }
 
-    private static BasePoller? TryCreate(PollerEntry entry)
+    private static BasePoller? TryCreate(PollerEntry entry, out string? reason)
     {
         try
         {
-            return LoadProvider(entry, out _)?.Create(entry.Name);
+            return LoadProvider(entry, out reason)?.Create(entry.Name);
         }
         catch (Exception error) when (error is PollerUnavailableException or NativeCallException or DllNotFoundException or EntryPointNotFoundException)
         {
+            reason = error.Message;
             return null; // the next in the order
         }
     }
@@ -173,11 +228,12 @@ public static class PollerFactory
     private static PollerProvider? LoadProvider(PollerEntry entry, out string? reason)
     {
         PollerProvider? provider = LoadProvider(entry.Provider!, entry.Assembly!);
-        reason = provider is null
-            ? $"the assembly {entry.Assembly}, which holds it, is not deployed with the application (reference the {entry.Assembly} package)"
-            : null;
+        reason = provider is null ? MissingAssembly(entry) : null;
         return provider;
     }
+
+    private static string MissingAssembly(PollerEntry entry) =>
+        $"the assembly {entry.Assembly}, which holds it, is not deployed with the application (the Pike.Reactor package carries it)";
 
     [DynamicDependency(DynamicallyAccessedMemberTypes.PublicParameterlessConstructor, LinuxProvider, LinuxAssembly)]
     [DynamicDependency(DynamicallyAccessedMemberTypes.PublicParameterlessConstructor, BsdProvider, BsdAssembly)]

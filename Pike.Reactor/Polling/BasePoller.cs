@@ -761,7 +761,7 @@ public abstract class BasePoller : IDisposable
     /// <summary>
     /// Sends a handler's exception where the contract says: end of stream, a disposed socket
     /// and the reset/abort/not-connected/shutdown socket errors close the channel
-    /// (<see cref="Transport.HandleClose"/>); anything else goes to <see cref="Transport.HandleError"/>.
+    /// (<see cref="Transport.HandleClose()"/>); anything else goes to <see cref="Transport.HandleError"/>.
     /// What those two throw propagates out of the loop.
     /// </summary>
     internal static void RouteError(Transport channel, Exception error) => channel.RouteError(error);
