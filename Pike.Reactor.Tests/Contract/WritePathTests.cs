@@ -241,7 +241,17 @@ public class WritePathTests
         Wait.Until(poller, () => reasons.Count == 4, "four closes");
         Assert.Equal(CloseReason.EndOfStream, reasons["eof"]);
         Assert.Equal(CloseReason.EndOfStream, handed);
-        Assert.Equal(CloseReason.Reset, reasons["reset"]);
+        // Over libkqueue (and the shim in its mode) the read filter reads SO_ERROR into fflags,
+        // which clears it, so the read that follows a reset meets the end of stream instead
+        // (docs/pitfalls.md 19): either says the peer ended the connection.
+        if (name == "kqueue")
+        {
+            Assert.Contains(reasons["reset"], new[] { CloseReason.Reset, CloseReason.EndOfStream });
+        }
+        else
+        {
+            Assert.Equal(CloseReason.Reset, reasons["reset"]);
+        }
         Assert.Equal(CloseReason.Local, reasons["local"]);
         Assert.Equal(CloseReason.Error, reasons["error"]);
         Assert.Equal(CloseReason.Error, failing.CloseReason);
