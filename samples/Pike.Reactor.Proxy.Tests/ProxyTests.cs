@@ -190,6 +190,14 @@ public sealed class ProxyTests
         using Socket client = proxy.Connect();
         client.ReceiveTimeout = 20_000;
         Assert.True(ReadsEndOrReset(client), "the client was not closed");
+
+        // The proxy's stderr reaches the test asynchronously: wait for the line, with a deadline.
+        var clock = Stopwatch.StartNew();
+        while (!proxy.Log().Contains("upstream", StringComparison.Ordinal) && clock.Elapsed < TimeSpan.FromSeconds(20))
+        {
+            Thread.Sleep(20);
+        }
+
         Assert.Contains("upstream", proxy.Log(), StringComparison.Ordinal);
     }
 
