@@ -39,6 +39,11 @@ export WINEDLLOVERRIDES="mshtml="
 # are collected ("Internal CLR error (0x80131506)" in DynamicResolver+DestroyScout.Finalize,
 # seen with select alone as well as with iocp/wsapoll); the runtime's documented switch off.
 export DOTNET_EnableWriteXorExecute=0
+# Fewer collections, and no background GC thread: each collection suspends every managed thread,
+# and Wine 8 was seen failing that ("SuspendThread failed with error 5", a fatal error of the
+# runtime) and hanging in it (docs/windows.md). A 256 MiB gen0 budget makes them rare.
+export DOTNET_GCgen0size=0x10000000
+export DOTNET_gcConcurrent=0
 export PIKE_TEST_POLLERS="${PIKE_TEST_POLLERS:-iocp,wsapoll,select}"
 mkdir -p "$WINEPREFIX"
 if [[ ! -f "$WINEPREFIX/system.reg" ]]; then

@@ -7,14 +7,15 @@ namespace Pike.Reactor.Tests;
 /// <summary>Work a blocking peer does on its own thread while the test drives the loop; its result or exception once done.</summary>
 public sealed class PeerThread<T>
 {
-    private readonly Thread _thread;
     private T _result = default!;
     private ExceptionDispatchInfo? _error;
     private volatile bool _done;
 
     public PeerThread(Func<T> work)
     {
-        _thread = new Thread(() =>
+        // On a pool thread rather than one of its own: threads that start and end in numbers are
+        // what Wine's thread suspension (at every collection) was seen to trip over.
+        ThreadPool.UnsafeQueueUserWorkItem(_ =>
         {
             try
             {
@@ -28,9 +29,7 @@ public sealed class PeerThread<T>
             {
                 _done = true;
             }
-        })
-        { IsBackground = true };
-        _thread.Start();
+        }, null);
     }
 
     public bool IsCompleted => _done;
