@@ -166,12 +166,9 @@ public abstract partial class Transport
         }
     }
 
-    private static CloseReason ReasonFor(Exception error) => error switch
-    {
-        System.IO.EndOfStreamException => Pike.Reactor.CloseReason.EndOfStream,
-        ObjectDisposedException => Pike.Reactor.CloseReason.Reset,
-        _ => Pike.Reactor.CloseReason.Reset,
-    };
+    /// <summary>The reason a close error implies: the end of stream, or else a reset (a reset, abort, shutdown or disposed socket).</summary>
+    private static CloseReason ReasonFor(Exception error) =>
+        error is System.IO.EndOfStreamException ? Pike.Reactor.CloseReason.EndOfStream : Pike.Reactor.CloseReason.Reset;
 
     private void LingerExpired()
     {
