@@ -34,5 +34,8 @@ fi
 
 echo "install-deps: installing ${need[*]}"
 export DEBIAN_FRONTEND=noninteractive
-"${as_root[@]}" apt-get update -qq
-"${as_root[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+# Another build on this machine may be installing at the same time: wait for dpkg's lock
+# instead of failing on it.
+lock=(-o DPkg::Lock::Timeout=600)
+"${as_root[@]}" apt-get "${lock[@]}" update -qq
+"${as_root[@]}" apt-get "${lock[@]}" install -y -qq --no-install-recommends "${need[@]}" >/dev/null
