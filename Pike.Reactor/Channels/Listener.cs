@@ -194,15 +194,18 @@ public abstract class Listener : Transport
             }
             catch (SocketException error) when (IsClientFailure(error.SocketErrorCode))
             {
+                ReactorMetrics.RecordAcceptError(Poller, error, "skipped");
                 continue; // that client failed before we accepted it: not the listener's failure
             }
             catch (SocketException error) when (IsResourceShortage(error))
             {
+                ReactorMetrics.RecordAcceptError(Poller, error, "backed_off");
                 BackOff(listening, limit, error);
                 return;
             }
             catch (Exception error)
             {
+                ReactorMetrics.RecordAcceptError(Poller, error, "failed");
                 BasePoller.RouteError(this, error);
 
                 // An owner that keeps the listener after a failure of its own must not meet the

@@ -67,6 +67,12 @@ public abstract class BasePoller : IDisposable
     private int _wakeSignaled;  // the wake-up was signaled and not yet drained
     private long _wakeSignals;
 
+    /// <summary>Creates the poller's channel table, timers and posted-action queue; a backend's constructor then creates its kernel object.</summary>
+    protected BasePoller()
+    {
+        ReactorMetrics.Track(this);
+    }
+
     /// <summary>The poller's name: "epoll", "poll", "kqueue", "iocp", "wsapoll", "select", or a custom poller's own.</summary>
     public abstract string Name { get; }
 
@@ -352,6 +358,11 @@ public abstract class BasePoller : IDisposable
                 if (!_disposed)
                 {
                     Interlocked.Increment(ref _wakeSignals);
+                    if (ReactorMetrics.Wakeups.Enabled)
+                    {
+                        ReactorMetrics.Wakeups.Add(1, ReactorMetrics.Tag(this));
+                    }
+
                     try
                     {
                         SignalWake();
@@ -426,6 +437,7 @@ public abstract class BasePoller : IDisposable
         _timers.Clear();
         _posted.Clear();
         _loopbackWaker?.Dispose();
+        ReactorMetrics.Untrack(this);
         Dispose(true);
         GC.SuppressFinalize(this);
     }
@@ -993,6 +1005,8 @@ public abstract class BasePoller : IDisposable
     /// <summary>The kernel backends' iteration body: wait (again with what remains after an interruption), dispatch, and take more while the buffer comes back full.</summary>
     private void WaitAndDispatch()
     {
+        // The clock is read only while something listens (ReactorMetrics).
+        long started = ReactorMetrics.TimingWaits ? Stopwatch.GetTimestamp() : 0;
         int ready;
         while (true)
         {
@@ -1008,7 +1022,16 @@ public abstract class BasePoller : IDisposable
         Interlocked.Exchange(ref _wakeRequested, 0);
         Interlocked.Exchange(ref _sleeping, 0);
 
-        DispatchEvents(ready);
+        if (started != 0)
+        {
+            long waited = Stopwatch.GetTimestamp();
+            DispatchEvents(ready);
+            RecordWait(ready, started, waited, Stopwatch.GetTimestamp());
+        }
+        else
+        {
+            DispatchEvents(ready);
+        }
 
         // docs/pitfalls.md 9: a full buffer means more is waiting; take it now rather
         // than spread a burst over iterations (libuv re-polls, Netty grows its array).
@@ -1023,6 +1046,14 @@ public abstract class BasePoller : IDisposable
 
             DispatchEvents(ready);
         }
+    }
+
+    private void RecordWait(int events, long started, long waited, long dispatched)
+    {
+        KeyValuePair<string, object?> tag = ReactorMetrics.Tag(this);
+        ReactorMetrics.WaitEvents.Record(events, tag);
+        ReactorMetrics.WaitDuration.Record(Stopwatch.GetElapsedTime(started, waited).TotalSeconds, tag);
+        ReactorMetrics.DispatchDuration.Record(Stopwatch.GetElapsedTime(waited, dispatched).TotalSeconds, tag);
     }
 
     private LoopbackWaker EnsureLoopbackWaker()

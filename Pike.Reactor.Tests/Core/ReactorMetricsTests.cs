@@ -1,0 +1,208 @@
+using System;
+using System.Collections.Concurrent;
+using System.Collections.Generic;
+using System.Diagnostics.Metrics;
+using System.Linq;
+using System.Net;
+using System.Net.Sockets;
+using System.Threading;
+using Xunit;
+
+namespace Pike.Reactor.Tests.Core;
+
+/// <summary>
+/// The Pike.Reactor meter, read through a <see cref="MeterListener"/> as dotnet-counters or an
+/// exporter would. Measurements are tagged by poller name only, so these tests run alone
+/// (<see cref="ProcessWideCollection"/>): no other test's poller adds to the counts.
+/// </summary>
+[Trait("Lane", "contract")]
+[Collection(nameof(ProcessWideCollection))]
+public class ReactorMetricsTests
+{
+    [Theory]
+    [MemberData(nameof(Pollers.Available), MemberType = typeof(Pollers))]
+    public void The_channel_count_follows_the_channels_a_poller_holds(string name)
+    {
+        using var recorder = new MetricsRecorder();
+        BasePoller poller = Pollers.Create(name);
+        var pairs = new List<(Socket Peer, TestChannel Channel)>();
+        try
+        {
+            Assert.Equal(0, recorder.ObserveChannels(name));
+            for (int i = 0; i < 3; i++)
+            {
+                pairs.Add(TestChannel.OverPair(poller));
+            }
+
+            Assert.Equal(3, recorder.ObserveChannels(name));
+            pairs[0].Channel.Close();
+            Assert.Equal(2, recorder.ObserveChannels(name));
+        }
+        finally
+        {
+            poller.Dispose();
+            foreach ((Socket peer, _) in pairs)
+            {
+                peer.Dispose();
+            }
+        }
+
+        // A disposed poller is no longer counted.
+        Assert.Equal(0, recorder.ObserveChannels(name));
+    }
+
+    [Theory]
+    [MemberData(nameof(Pollers.Kernel), MemberType = typeof(Pollers))]
+    public void Each_kernel_wait_records_its_events_and_durations(string name)
+    {
+        using var recorder = new MetricsRecorder();
+        using BasePoller poller = Pollers.Create(name);
+        (Socket peer, TestChannel channel) = TestChannel.OverPair(poller);
+        using (peer)
+        {
+            int reads = 0;
+            channel.OnRead = c =>
+            {
+                Span<byte> buffer = stackalloc byte[16];
+                reads += c.Recv(buffer);
+            };
+            peer.Send("ping"u8);
+            Wait.Until(poller, () => reads == 4, "the read of 4 bytes");
+        }
+
+        List<Recorded> events = recorder.Of("pike.reactor.wait.events", name);
+        Assert.NotEmpty(events);
+        Assert.Contains(events, e => e.Value >= 1); // the wait that found the readable channel
+        Assert.All(events, e => Assert.True(e.Value >= 0));
+        List<Recorded> waits = recorder.Of("pike.reactor.wait.duration", name);
+        List<Recorded> dispatches = recorder.Of("pike.reactor.dispatch.duration", name);
+        Assert.Equal(events.Count, waits.Count);
+        Assert.Equal(events.Count, dispatches.Count);
+        Assert.All(waits.Concat(dispatches), e => Assert.InRange(e.Value, 0, 60));
+    }
+
+    [Theory]
+    [MemberData(nameof(Pollers.Available), MemberType = typeof(Pollers))]
+    public void A_wake_up_that_reaches_the_kernel_is_counted(string name)
+    {
+        using var recorder = new MetricsRecorder();
+        using BasePoller poller = Pollers.Create(name);
+        bool posted = false;
+        var poster = new Thread(() =>
+        {
+            Thread.Sleep(100); // the loop is asleep by then
+            poller.Post(() => posted = true);
+        });
+        poster.Start();
+        poller.Loop(TimeSpan.FromSeconds(20), count: 1);
+        Assert.True(poster.Join(Wait.Deadline));
+        Assert.True(posted);
+        Assert.Equal(1, recorder.Of("pike.reactor.wakeups", name).Sum(e => e.Value));
+
+        // A Post while the loop is awake needs no kernel wake-up.
+        poller.Post(() => { });
+        poller.Loop(count: 1);
+        Assert.Equal(1, recorder.Of("pike.reactor.wakeups", name).Sum(e => e.Value));
+    }
+
+    [Fact]
+    public void Nothing_is_recorded_without_a_listener()
+    {
+        Assert.False(ReactorMetrics.TimingWaits);
+        using var recorder = new MetricsRecorder();
+        Assert.True(ReactorMetrics.TimingWaits);
+        recorder.Dispose();
+        Assert.False(ReactorMetrics.TimingWaits);
+    }
+}
+
+/// <summary>A failed accept is counted with its error and what the listener did about it.</summary>
+[Trait("Lane", "linux")]
+[Collection(nameof(ProcessWideCollection))]
+public class ReactorMetricsAcceptTests
+{
+    [Theory]
+    [MemberData(nameof(Pollers.Available), MemberType = typeof(Pollers))]
+    public void A_failed_accept_is_counted_with_its_error_and_outcome(string name)
+    {
+        using var recorder = new MetricsRecorder();
+        using BasePoller poller = Pollers.Create(name);
+        using var listener = new FailingListener(poller);
+        listener.Listen(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Socket!.Shutdown(SocketShutdown.Both); // on Linux every accept now fails with EINVAL
+        Wait.Until(poller, () => listener.Errors > 0, "the first accept failure");
+
+        Recorded error = Assert.Single(recorder.Of("pike.reactor.accept.errors", name));
+        Assert.Equal(1, error.Value);
+        Assert.Equal(nameof(SocketError.InvalidArgument), error.Tags["error.type"]);
+        Assert.Equal("failed", error.Tags["pike.reactor.accept.outcome"]);
+    }
+
+    private sealed class FailingListener(BasePoller poller) : Listener(poller)
+    {
+        public int Errors { get; private set; }
+
+        protected override void HandleAccept(Socket accepted) => accepted.Dispose();
+
+        protected internal override void HandleError(Exception error) => Errors++;
+    }
+}
+
+/// <summary>One measurement: its instrument, value and tags.</summary>
+public sealed record Recorded(string Instrument, double Value, IReadOnlyDictionary<string, object?> Tags);
+
+/// <summary>Listens to every instrument of the Pike.Reactor meter while it lives.</summary>
+public sealed class MetricsRecorder : IDisposable
+{
+    private readonly MeterListener _listener = new();
+    private readonly ConcurrentQueue<Recorded> _recorded = new();
+    private readonly Lock _observing = new();
+    private List<Recorded>? _observed;
+
+    public MetricsRecorder()
+    {
+        _listener.InstrumentPublished = (instrument, listener) =>
+        {
+            if (instrument.Meter.Name == ReactorMetrics.MeterName)
+            {
+                listener.EnableMeasurementEvents(instrument);
+            }
+        };
+        _listener.SetMeasurementEventCallback<int>((i, v, t, _) => Add(i, v, t));
+        _listener.SetMeasurementEventCallback<long>((i, v, t, _) => Add(i, v, t));
+        _listener.SetMeasurementEventCallback<double>((i, v, t, _) => Add(i, v, t));
+        _listener.Start();
+    }
+
+    /// <summary>The measurements of <paramref name="instrument"/> tagged with poller <paramref name="poller"/>, so far.</summary>
+    public List<Recorded> Of(string instrument, string poller) =>
+        _recorded.Where(r => r.Instrument == instrument && Equals(r.Tags.GetValueOrDefault(ReactorMetrics.PollerTag), poller)).ToList();
+
+    /// <summary>Collects the observable channel counter now and sums what the pollers named <paramref name="poller"/> hold.</summary>
+    public int ObserveChannels(string poller)
+    {
+        lock (_observing)
+        {
+            _observed = new List<Recorded>();
+            _listener.RecordObservableInstruments();
+            var observed = _observed;
+            _observed = null;
+            return (int)observed.Where(r => r.Instrument == "pike.reactor.channels" && Equals(r.Tags.GetValueOrDefault(ReactorMetrics.PollerTag), poller)).Sum(r => r.Value);
+        }
+    }
+
+    public void Dispose() => _listener.Dispose();
+
+    private void Add(Instrument instrument, double value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
+    {
+        var recorded = new Recorded(instrument.Name, value, new Dictionary<string, object?>(tags.ToArray()));
+        if (instrument.IsObservable)
+        {
+            _observed?.Add(recorded);
+        }
+        else
+        {
+            _recorded.Enqueue(recorded);
+        }
+    }
+}
