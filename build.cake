@@ -299,7 +299,13 @@ void RunLane(string lane, FilePath project, string filter, IDictionary<string, s
             Configuration = configuration,
             NoBuild = true,
             Filter = filter,
-            Loggers = new[] { $"trx;LogFileName={lane}.trx", "console;verbosity=minimal" },
+            // Each test is printed as it ends (progress while the lane runs), and a test still
+            // running after the hang timeout ends the run with its name in the log: a hang fails
+            // the lane instead of holding CI.
+            Loggers = new[] { $"trx;LogFileName={lane}.trx", "console;verbosity=normal" },
+            ArgumentCustomization = args => args
+                .Append("--blame-hang-timeout").Append(Argument("hang-timeout", "10m"))
+                .Append("--blame-hang-dump-type").Append("none"),
             Collectors = new[] { "XPlat Code Coverage" },
             Settings = runSettings,
             ResultsDirectory = laneResults,
@@ -319,33 +325,35 @@ void RunLane(string lane, FilePath project, string filter, IDictionary<string, s
 
 // The Windows lane is build/windows-lane.sh (also runnable alone): it publishes the test
 // project -r win-x64 --self-contained and runs the xunit v3 executable under Wine in a
-// throw-away prefix (artifacts/windows-lane/prefix), excluding Lane=linux, at the runner's
+// throw-away prefix outside the tree (~/.cache/pike-reactor/wine-*), excluding Lane=linux, at the runner's
 // default parallelism. Its last line is the lane's "tests:" line. Coverage is not collected
 // there: the collector is a VSTest data collector, and the executable runs without VSTest.
 void RunWineLane(string lane, string loader, string server)
 {
     Information($"lane {lane} (wine: {loader}, {server})");
     var clock = System.Diagnostics.Stopwatch.StartNew();
+    // Not redirected: the runner's progress (each test as it ends, a hung one named after two
+    // minutes) reaches the console while the lane runs; the verdict is read from summary.txt.
+    var laneDirectory = artifacts.Combine("windows-lane");
+    var summaryFile = laneDirectory.CombineWithFilePath("summary.txt");
+    if (FileExists(summaryFile))
+    {
+        DeleteFile(summaryFile);
+    }
+
     var settings = new ProcessSettings
     {
         Arguments = new ProcessArgumentBuilder(),
-        RedirectStandardOutput = true,
         EnvironmentVariables = new Dictionary<string, string>
         {
             ["CONFIGURATION"] = configuration,
-            ["PIKE_WINDOWS_LANE_DIR"] = artifacts.Combine("windows-lane").FullPath,
+            ["PIKE_WINDOWS_LANE_DIR"] = laneDirectory.FullPath,
             ["PIKE_WINE"] = loader,
             ["PIKE_WINESERVER"] = server,
         },
     };
-    int exitCode = StartProcess(root.CombineWithFilePath("build/windows-lane.sh"), settings, out IEnumerable<string> output);
-    var lines = output.ToList();
-    foreach (var line in lines.Where(l => !l.StartsWith("tests:")))
-    {
-        Console.WriteLine(line);
-    }
-
-    var summary = lines.LastOrDefault(l => l.StartsWith("tests:"));
+    int exitCode = StartProcess(root.CombineWithFilePath("build/windows-lane.sh"), settings);
+    var summary = FileExists(summaryFile) ? System.IO.File.ReadAllText(summaryFile.FullPath).Trim() : null;
     var match = summary is null ? null : System.Text.RegularExpressions.Regex.Match(summary, @"tests: (\d+) passed, (\d+) failed, (\d+) skipped");
     var result = match is { Success: true }
         ? new LaneResult(lane, int.Parse(match.Groups[1].Value), int.Parse(match.Groups[2].Value), int.Parse(match.Groups[3].Value))

@@ -4,7 +4,8 @@
 # Runs the tests tagged Lane=contract, core or windows, as the native Windows job does, at the
 # xunit runner's default parallelism; the tests that count the whole process's handles are in
 # ProcessWideCollection, which the runner keeps for after the parallel ones, one at a time.
-# Prints one summary line: "tests: N passed, N failed, N skipped". Extra arguments go to the
+# Prints each test as it ends, and last one summary line: "tests: N passed, N failed, N skipped"
+# (also written to summary.txt beside the published tests). Extra arguments go to the
 # xunit v3 runner (for example -method "*Iocp*" while iterating).
 # Needs: the .NET SDK, and Wine (Debian: apt-get install -y wine64, which puts the loader in
 # /usr/lib/wine/ and nothing on PATH; build/find-wine.sh finds it there).
@@ -13,8 +14,11 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 out="${PIKE_WINDOWS_LANE_DIR:-$root/artifacts/windows-lane}"
 configuration="${CONFIGURATION:-Release}"
-# A hung test must fail the lane, not hold CI: the whole run normally takes 2-4 minutes.
+# A hung test must fail the lane, not hold CI: the whole run normally takes 2-4 minutes. The
+# runner names every test still running after $hang_seconds ("[Long Running Test]"), so the log
+# says which test hung before the timeout ends the run.
 run_timeout="${PIKE_WINDOWS_LANE_TIMEOUT:-1200}"
+hang_seconds="${PIKE_WINDOWS_LANE_HANG_SECONDS:-120}"
 
 if ! found="$("$root/build/find-wine.sh")"; then
     echo "windows lane: cannot run (see above)" >&2
@@ -30,7 +34,11 @@ if [[ "${PIKE_WINDOWS_LANE_NO_BUILD:-}" != "1" ]]; then
         || { cat "$out.publish.log" >&2; exit 1; }
 fi
 
-export WINEPREFIX="${PIKE_WINEPREFIX:-$out/prefix}"
+# The prefix lives outside the repository: its dosdevices/z: links to /, and a tool that walks
+# the tree (BenchmarkDotNet's project search, an IDE's indexer, grep -r) would follow it into
+# /proc. One prefix per checkout, so that two checkouts' lanes do not share a wineserver.
+prefix_home="${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/pike-reactor"
+export WINEPREFIX="${PIKE_WINEPREFIX:-$prefix_home/wine-$(printf '%s' "$root" | sha1sum | cut -c1-12)}"
 export WINEDEBUG=-all
 # No Gecko installer in the prefix. (mscoree must stay: Wine's loader needs it to map the
 # IL-only assemblies of a self-contained .NET program; "mscoree=" breaks System.Runtime.dll.)
@@ -53,7 +61,7 @@ if [[ ! -f "$WINEPREFIX/system.reg" ]]; then
     "$wineserver_cmd" -w
 fi
 results="$out/results.xml"
-rm -f "$results"
+rm -f "$results" "$out/summary.txt"
 
 # One CPU for the Wine process, and the host's count for the runtime (so the xunit runner's
 # default parallelism is what it is on this host: one test thread per CPU). Wine 8.0's
@@ -79,7 +87,8 @@ trap cleanup EXIT
 status=0
 timeout --kill-after=30 "$run_timeout" "${pin[@]}" \
     "$wine_cmd" "$out/bin/Pike.Reactor.Tests.exe" -trait "Lane=contract" -trait "Lane=core" -trait "Lane=windows" -trait- "Needs=kqueue-shim" \
-    -noLogo -noColor -reporter "${PIKE_WINDOWS_LANE_REPORTER:-quiet}" -result-xml "$results" "$@" || status=$?
+    -noLogo -noColor -reporter "${PIKE_WINDOWS_LANE_REPORTER:-verbose}" -longRunning "$hang_seconds" \
+    -result-xml "$results" "$@" || status=$?
 if [[ $status -eq 124 || $status -eq 137 ]]; then
     echo "windows lane: the test runner did not finish within $run_timeout s (PIKE_WINDOWS_LANE_TIMEOUT)" >&2
 fi
@@ -91,5 +100,5 @@ fi
 
 attr() { grep -o "<assembly [^>]*" "$results" | head -1 | grep -o " $1=\"[0-9]*\"" | grep -o "[0-9]*"; }
 passed="$(attr passed)"; failed="$(attr failed)"; skipped="$(attr skipped)"
-echo "tests: ${passed:-0} passed, ${failed:-0} failed, ${skipped:-0} skipped"
+echo "tests: ${passed:-0} passed, ${failed:-0} failed, ${skipped:-0} skipped" | tee "$out/summary.txt"
 exit "$status"
