@@ -42,6 +42,8 @@ public sealed unsafe class IoUringPoller : BasePoller
     private const long InKernelBit = 0x4;
     private const long CancelingBit = 0x8;
     private const long FailedBit = 0x10;
+    private const int QueuedAtShift = 16;       // bits 16-31: where the key's last POLL_ADD sits in the submission ring (low 16 bits of its position)
+    private const long QueuedAtBits = 0xFFFFL << QueuedAtShift;
 
     private const uint PollIn = 0x001;
     private const uint PollOut = 0x004;
@@ -295,8 +297,11 @@ public sealed unsafe class IoUringPoller : BasePoller
 
         if (!inKernel)
         {
-            QueuePoll(fd, change.Interest, change.Key);
-            state |= InKernelBit;
+            state = QueuePoll(state, change.Interest, change.Key) | InKernelBit;
+        }
+        else if (!canceling && MaskFor(change.Interest) != MaskFor(recorded) && QueuedPoll(state, change.Key) is var queued && queued != null)
+        {
+            queued->Poll32Events = MaskFor(change.Interest); // not submitted yet: the kernel will see the new mask only
         }
         else if (!canceling && MaskFor(change.Interest) != MaskFor(recorded))
         {
@@ -505,14 +510,32 @@ public sealed unsafe class IoUringPoller : BasePoller
         Publish();
     }
 
-    private void QueuePoll(int fd, IoEvents interest, nint key)
+    /// <summary>Queues a one-shot poll for the descriptor <paramref name="state"/> names; returns the state with where it was queued.</summary>
+    private long QueuePoll(long state, IoEvents interest, nint key)
     {
         IoUringSqe* sqe = NextSqe();
         sqe->Opcode = Interop.Libc.IORING_OP_POLL_ADD;
-        sqe->Fd = fd;
+        sqe->Fd = (int)(state >> 32);
         sqe->Poll32Events = MaskFor(interest);
         sqe->UserData = (ulong)(long)key;
+        long queuedAt = (long)(_sqTailLocal & 0xFFFF) << QueuedAtShift;
         Publish();
+        return (state & ~QueuedAtBits) | queuedAt;
+    }
+
+    /// <summary>The key's POLL_ADD entry when it is still in the submission ring, not yet read by the kernel; null otherwise.</summary>
+    private IoUringSqe* QueuedPoll(long state, nint key)
+    {
+        uint position = (uint)((state & QueuedAtBits) >> QueuedAtShift);
+        uint pending = PendingSubmissions;
+        uint age = (_sqTailLocal - position) & 0xFFFF; // entries queued since, itself included
+        if (age == 0 || age > pending)
+        {
+            return null;
+        }
+
+        IoUringSqe* sqe = _sqes + ((_sqTailLocal - age) & _sqMask);
+        return sqe->Opcode == Interop.Libc.IORING_OP_POLL_ADD && sqe->UserData == (ulong)(long)key ? sqe : null;
     }
 
     /// <summary>A one-shot poll for <paramref name="key"/> ended (fired, or was cancelled): dispatch it and watch again.</summary>
@@ -564,8 +587,7 @@ public sealed unsafe class IoUringPoller : BasePoller
             return;
         }
 
-        QueuePoll((int)(state >> 32), interest, key);
-        SetBackendState(key, (nint)(state | InKernelBit));
+        SetBackendState(key, (nint)(QueuePoll(state, interest, key) | InKernelBit));
     }
 
     private void ControlCompleted(nint key, int res)
