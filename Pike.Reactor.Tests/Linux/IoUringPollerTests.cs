@@ -97,6 +97,43 @@ public class IoUringPollerTests
     }
 
     [Fact]
+    public void A_poll_armed_on_another_thread_still_completes_while_that_thread_sleeps()
+    {
+        // The kernel runs a poll's completion work on the thread that submitted it. A poll armed
+        // by one thread (Poll here) must still complete while that thread sleeps and the loop
+        // runs on another; IORING_SETUP_COOP_TASKRUN spares a running thread the interrupt
+        // only, a sleeping one is still woken for the work (docs/io_uring.md).
+        using var poller = new IoUringPoller();
+        (Socket peer, TestChannel channel) = TestChannel.OverPair(poller);
+        using var _ = peer;
+        using var read = new ManualResetEventSlim();
+        channel.OnRead = c =>
+        {
+            Span<byte> sink = stackalloc byte[16];
+            while (c.Recv(sink) > 0)
+            {
+            }
+
+            read.Set();
+        };
+        poller.Poll(TimeSpan.Zero); // this thread submits the channel's poll
+        var loop = new Thread(() => poller.Loop(Wait.Deadline, count: 1_000));
+        loop.Start();
+        var sender = new Thread(() =>
+        {
+            Thread.Sleep(100);
+            peer.Send(new byte[1]);
+        });
+        sender.Start();
+
+        bool seen = read.Wait(Wait.Deadline); // this thread sleeps; the loop thread must hear of the data
+        poller.Stop();
+        Assert.True(loop.Join(Wait.Deadline));
+        sender.Join();
+        Assert.True(seen, "a poll armed by a sleeping thread never completed");
+    }
+
+    [Fact]
     public void Closing_a_channel_outside_the_loop_lets_the_peer_see_the_end_at_once()
     {
         // The poll request holds the socket's file; the removal is submitted before the close.
