@@ -134,6 +134,33 @@ public class IoUringPollerTests
     }
 
     [Fact]
+    public void Polls_armed_by_a_thread_that_exits_are_armed_again()
+    {
+        // The kernel cancels the requests of a thread that exits: their -ECANCELED completions,
+        // not asked for by the backend, re-arm the channel (and the wake-up) from the loop thread.
+        using var poller = new IoUringPoller();
+        (Socket peer, TestChannel channel) = TestChannel.OverPair(poller);
+        using var _ = peer;
+        var armer = new Thread(() => poller.Poll(TimeSpan.Zero));
+        armer.Start();
+        Assert.True(armer.Join(Wait.Deadline));
+
+        peer.Send(new byte[1]);
+        Wait.Until(poller, () => channel.Reads == 1, "a read after the arming thread exited");
+
+        var waker = new Thread(() =>
+        {
+            Thread.Sleep(100);
+            poller.Wake();
+        });
+        waker.Start();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        poller.Poll(Wait.Deadline);
+        Assert.True(clock.Elapsed < Wait.Deadline / 2, "the wake-up poll was not armed again");
+        waker.Join();
+    }
+
+    [Fact]
     public void Closing_a_channel_outside_the_loop_lets_the_peer_see_the_end_at_once()
     {
         // The poll request holds the socket's file; the removal is submitted before the close.
