@@ -39,13 +39,13 @@ Task("Build")
 });
 
 Task("Test-Linux")
-    .Description("The contract suite on epoll, poll and select, and the Linux backend's own tests.")
+    .Description("The contract suite on epoll, poll, io_uring and select, and the Linux backend's own tests.")
     .WithCriteria(IsRunningOnLinux())
     .IsDependentOn("Build")
     .Does(() =>
 {
     RunLane("linux", testProject, "Lane!=kqueue&Lane!=windows",
-        new Dictionary<string, string> { ["PIKE_TEST_POLLERS"] = "epoll,poll,select" },
+        new Dictionary<string, string> { ["PIKE_TEST_POLLERS"] = "epoll,poll,io_uring,select" },
         new[] { "Pike.Reactor", "Pike.Reactor.Linux" });
 });
 

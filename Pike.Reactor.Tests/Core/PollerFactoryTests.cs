@@ -8,7 +8,7 @@ namespace Pike.Reactor.Tests.Core;
 [Trait("Lane", "core")]
 public class PollerFactoryTests
 {
-    private static readonly string[] AllNames = ["epoll", "poll", "kqueue", "iocp", "wsapoll", "select"];
+    private static readonly string[] AllNames = ["epoll", "poll", "io_uring", "kqueue", "iocp", "wsapoll", "select"];
 
     [Fact]
     public void Probe_lists_every_known_poller_once_with_a_reason_when_unavailable()
@@ -19,7 +19,7 @@ public class PollerFactoryTests
         Assert.Contains(probe, p => p.Name == "select" && p.Available);
         if (OperatingSystem.IsLinux())
         {
-            Assert.Equal(["epoll", "poll", "select"], probe.Take(3).Select(p => p.Name));
+            Assert.Equal(["epoll", "poll", "io_uring", "select"], probe.Take(4).Select(p => p.Name));
             Assert.True(probe.Single(p => p.Name == "epoll").Available);
             Assert.True(probe.Single(p => p.Name == "poll").Available);
             Assert.False(probe.Single(p => p.Name == "iocp").Available);

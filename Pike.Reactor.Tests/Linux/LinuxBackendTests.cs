@@ -18,7 +18,7 @@ namespace Pike.Reactor.Tests.Linux;
 [SupportedOSPlatform("linux")]
 public class LinuxBackendTests
 {
-    public static TheoryData<string> LinuxPollers => ["epoll", "poll"];
+    public static TheoryData<string> LinuxPollers => ["epoll", "poll", "io_uring"];
 
     [Fact]
     public unsafe void A_stale_kernel_registration_is_removed_not_reported_for_ever()
@@ -133,7 +133,7 @@ public class LinuxBackendTests
     public unsafe void A_wake_up_counter_left_full_is_drained_by_the_next_Poll(string name)
     {
         using BasePoller poller = PollerFactory.Create(name);
-        int wakeFd = poller is EpollPoller epoll ? epoll.WakeFd : ((PollPoller)poller).WakeFd;
+        int wakeFd = poller switch { EpollPoller epoll => epoll.WakeFd, IoUringPoller ring => ring.WakeFd, _ => ((PollPoller)poller).WakeFd };
         ulong nearMax = 0xFFFF_FFFF_FFFF_FFFEul;
         Assert.Equal(8, (int)TestLibc.write(wakeFd, &nearMax, 8));
 
@@ -169,7 +169,7 @@ public class LinuxBackendTests
     public void The_provider_refuses_names_it_does_not_have()
     {
         var provider = new LinuxPollerProvider();
-        Assert.Equal(["epoll", "poll"], provider.Names);
+        Assert.Equal(["epoll", "poll", "io_uring"], provider.Names);
         PollerAvailability bogus = provider.Probe("kqueue");
         Assert.False(bogus.Available);
         Assert.Contains("kqueue", bogus.Reason, StringComparison.Ordinal);

@@ -9,7 +9,7 @@ namespace Pike.Reactor.Tests.Linux;
 [Trait("Lane", "linux")]
 public class WriteAllocationTests
 {
-    public static TheoryData<string> LinuxPollers => ["epoll", "poll"];
+    public static TheoryData<string> LinuxPollers => ["epoll", "poll", "io_uring"];
 
     [Theory]
     [MemberData(nameof(LinuxPollers))]

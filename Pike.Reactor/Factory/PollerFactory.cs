@@ -7,7 +7,8 @@ using System.Threading;
 namespace Pike.Reactor;
 
 /// <summary>
-/// Creates pollers by name or picks the best one for this OS: epoll, poll, select on Linux;
+/// Creates pollers by name or picks the best one for this OS: epoll, poll, select on Linux
+/// (io_uring only by name);
 /// kqueue, select on macOS and the BSDs; iocp, wsapoll, select on Windows; select elsewhere.
 /// The environment variable <c>PIKE_REACTOR_POLLER</c> names one instead.
 /// </summary>
@@ -37,6 +38,7 @@ public static class PollerFactory
     [
         new("epoll", LinuxAssembly, LinuxProvider, OsFamily.Linux),
         new("poll", LinuxAssembly, LinuxProvider, OsFamily.Linux),
+        new("io_uring", LinuxAssembly, LinuxProvider, OsFamily.Linux, ByNameOnly: true),
         new("kqueue", BsdAssembly, BsdProvider, OsFamily.Bsd),
         new("iocp", WindowsAssembly, WindowsProvider, OsFamily.Windows),
         new("wsapoll", WindowsAssembly, WindowsProvider, OsFamily.Windows),
@@ -92,9 +94,9 @@ public static class PollerFactory
         BasePoller? chosen = null;
         foreach (PollerEntry entry in Registry)
         {
-            if (entry.Family == OsFamily.Any || entry.Family != HostFamily)
+            if (entry.Family == OsFamily.Any || entry.Family != HostFamily || entry.ByNameOnly)
             {
-                continue;
+                continue; // io_uring is not in the default order: it is taken only by name (docs/io_uring.md)
             }
 
             string? reason;
@@ -256,5 +258,5 @@ public static class PollerFactory
         return type is null ? null : (PollerProvider?)Activator.CreateInstance(type);
     }
 
-    private sealed record PollerEntry(string Name, string? Assembly, string? Provider, OsFamily Family);
+    private sealed record PollerEntry(string Name, string? Assembly, string? Provider, OsFamily Family, bool ByNameOnly = false);
 }

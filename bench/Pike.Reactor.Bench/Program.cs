@@ -8,7 +8,8 @@ using System.Linq;
 namespace Pike.Reactor.Bench;
 
 /// <summary>
-/// The Bench target: redis-server, the RESP sample on epoll and on poll, and the async/await
+/// The Bench target: redis-server, the RESP sample on epoll, io_uring and poll (none spinning;
+/// --with-spin adds epoll spinning 50 µs), and the async/await
 /// baseline, started one after the other on free loopback ports, each driven by redis-benchmark
 /// through the same cases, for several rounds with the server order rotating; then the table
 /// (bench/results.md) and the chart of ratios to redis-server (bench/results.svg).
@@ -21,12 +22,16 @@ internal static class Program
         double scale = 1.0;
         string? outDir = null;
         bool exhaustion = false;
+        bool withSpin = false;
         for (int i = 0; i < args.Length; i++)
         {
             switch (args[i])
             {
                 case "--exhaustion":
                     exhaustion = true;
+                    break;
+                case "--with-spin":
+                    withSpin = true;
                     break;
                 case "--rounds" when i + 1 < args.Length:
                     rounds = int.Parse(args[++i], CultureInfo.InvariantCulture);
@@ -38,7 +43,7 @@ internal static class Program
                     outDir = args[++i];
                     break;
                 default:
-                    Console.Error.WriteLine("usage: Pike.Reactor.Bench [--rounds N] [--scale F] [--out DIR] | --exhaustion");
+                    Console.Error.WriteLine("usage: Pike.Reactor.Bench [--rounds N] [--scale F] [--out DIR] [--with-spin] | --exhaustion");
                     return 2;
             }
         }
@@ -62,10 +67,16 @@ internal static class Program
         [
             new("redis-server", "redis-server", ["--port", "{port}", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "no", "--daemonize", "no", "--maxclients", "10000"]),
             new("pike-epoll", "dotnet", [sample, "--port", "{port}", "--poller", "epoll"]),
+            new("pike-io_uring", "dotnet", [sample, "--port", "{port}", "--poller", "io_uring"]),
             new("pike-poll", "dotnet", [sample, "--port", "{port}", "--poller", "poll"]),
-            new("pike-epoll-nospin", "dotnet", [sample, "--port", "{port}", "--poller", "epoll", "--spin-us", "0"]),
             new("async-baseline", "dotnet", [baseline, "--port", "{port}"]),
         ];
+
+        // The sample's default does not spin; a spinning run is an extra asked for by name.
+        if (withSpin)
+        {
+            servers = [.. servers, new("pike-epoll-spin50", "dotnet", [sample, "--port", "{port}", "--poller", "epoll", "--spin-us", "50"])];
+        }
 
         int clients5k = limit >= 10_200 ? 5000 : (int)Math.Max(50, ((long)limit - 200) / 2);
         BenchCase[] cases =

@@ -13,7 +13,7 @@ internal static class ResultReport
     private const string Pike = "pike-epoll";
     private const string Async = "async-baseline";
 
-    private static readonly string[] Colors = ["#8c8c8c", "#1f77b4", "#6baed6", "#9ecae1", "#ff7f0e"];
+    private static readonly string[] Colors = ["#8c8c8c", "#1f77b4", "#2ca02c", "#9ecae1", "#ff7f0e", "#6baed6"];
 
     public static string Markdown(
         MachineDescription machine,

@@ -21,7 +21,7 @@ public class PollBenchmarks
     private Socket _peer = null!;
     private Reader _active = null!;
 
-    [Params("epoll", "poll", "select")]
+    [Params("epoll", "io_uring", "poll", "select")]
     public string Poller { get; set; } = "epoll";
 
     [Params(10, 5000)]

@@ -19,13 +19,13 @@ internal sealed class ServerOptions
     public int MaxClients { get; private set; } = Server.RespServerHost.DefaultMaxClients;
 
     /// <summary>
-    /// How long the loop keeps polling without blocking after its last event (0: block at
-    /// once). Measured on loopback: a busy server that sleeps between batches makes every
-    /// client pay a wake-up, and redis-benchmark ran 10-15% slower for it (docs/resp-server.md).
+    /// How long the loop keeps polling without blocking after its last event (0, the default:
+    /// block at once). Opt-in: spinning wins only while a core is free for it, and loses when
+    /// the machine is shared (docs/resp-server.md).
     /// </summary>
     public int SpinMicroseconds { get; private set; } = DefaultSpinMicroseconds;
 
-    public const int DefaultSpinMicroseconds = 50;
+    public const int DefaultSpinMicroseconds = 0;
 
     public bool Stats { get; private set; }
 
@@ -39,11 +39,11 @@ internal sealed class ServerOptions
         usage: Pike.Reactor.RespServer [--port N] [--bind ADDR] [--poller NAME] [--maxclients N] [--max-output-bytes N] [--spin-us N] [--stats] [--demo]
           --port N              port to listen on (0 or absent: a free port, printed)
           --bind ADDR           address to listen on (default 127.0.0.1)
-          --poller NAME         epoll, poll, select, ... (default: the best for this OS)
+          --poller NAME         epoll, io_uring, poll, select, ... (default: the best for this OS)
           --maxclients N        clients served at once; more are refused with an error, as by redis-server (default 10000,
                                 lowered at start to what the descriptor limit allows)
           --max-output-bytes N  unsent output a client may accumulate before it is dropped (default 64 MiB)
-          --spin-us N           keep polling without blocking for N microseconds after the last event before sleeping (default 50; 0: never)
+          --spin-us N           keep polling without blocking for N microseconds after the last event before sleeping (default 0: never)
           --stats               print the server's counters when it stops
           --demo                start on a free loopback port, run a few commands through a client on the same loop, print them, exit
         """;

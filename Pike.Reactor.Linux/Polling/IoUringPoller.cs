@@ -1,0 +1,643 @@
+using System;
+using System.IO;
+using System.Runtime.InteropServices;
+using System.Runtime.Versioning;
+using System.Threading;
+
+namespace Pike.Reactor.Linux;
+
+/// <summary>
+/// Linux io_uring: readiness through poll requests on the ring, every interest change queued
+/// as a submission and carried by the next wait's one <c>io_uring_enter</c>, the eventfd
+/// wake-up watched by a multishot poll, and completions read in place from the mapped ring.
+/// Each request's <c>user_data</c> is the registration key, so that a completion for a
+/// channel closed (or a slot reused) meanwhile finds no channel and is dropped.
+/// </summary>
+/// <remarks>
+/// Channels are watched with one-shot polls, re-armed after each dispatch: a multishot poll
+/// reports a socket once per kernel wake-up (edge-like), while the contract is level-triggered
+/// (a socket its handler did not drain is reported again). A re-armed poll checks readiness as
+/// it is armed, so the re-arm costs a submission entry, not a system call. docs/io_uring.md
+/// says what the backend does, which kernel it needs and what <see cref="PollerFactory.Probe()"/> reports.
+/// </remarks>
+[SupportedOSPlatform("linux")]
+public sealed unsafe class IoUringPoller : BasePoller
+{
+    /// <summary>The submission ring's size when none is given.</summary>
+    public const int DefaultSubmissionEntries = 256;
+
+    private const int MaxSubmissionEntries = 32768;
+    private const uint CompletionsPerSubmission = 16;
+    private const uint MinCompletionEntries = 4096;
+
+    // user_data of control requests (poll removals and updates) sets the top bit over the key;
+    // keys are never negative, and the wake-up's is -1 (all bits).
+    private const ulong ControlTag = 1UL << 63;
+    private static readonly ulong WakeData = unchecked((ulong)WakeKey);
+
+    // The backend's value in the channel's slot: the interest (IoEvents bits), whether a poll
+    // request for the key is in the kernel (or its last completion is not read yet), whether
+    // that request is being cancelled, and the descriptor in the upper 32 bits.
+    private const long InterestBits = 0x3;
+    private const long InKernelBit = 0x4;
+    private const long CancelingBit = 0x8;
+    private const long FailedBit = 0x10;
+    private const int QueuedAtShift = 16;       // bits 16-31: where the key's last POLL_ADD sits in the submission ring (low 16 bits of its position)
+    private const long QueuedAtBits = 0xFFFFL << QueuedAtShift;
+
+    private const uint PollIn = 0x001;
+    private const uint PollOut = 0x004;
+    private const uint PollErr = 0x008;
+    private const uint PollHup = 0x010;
+    private const uint PollRdHup = 0x2000;
+
+    /// <summary>Setup flags asked for first; older kernels (before 5.19) get <see cref="BaseSetupFlags"/> only.</summary>
+    private const uint PreferredSetupFlags = BaseSetupFlags | Interop.Libc.IORING_SETUP_SUBMIT_ALL | Interop.Libc.IORING_SETUP_COOP_TASKRUN;
+    private const uint BaseSetupFlags = Interop.Libc.IORING_SETUP_CQSIZE | Interop.Libc.IORING_SETUP_CLAMP;
+
+    private const uint RequiredFeatures = Interop.Libc.IORING_FEAT_NODROP | Interop.Libc.IORING_FEAT_EXT_ARG | Interop.Libc.IORING_FEAT_POLL_32BITS | Interop.Libc.IORING_FEAT_RSRC_TAGS;
+
+    // Both stay unset (null, -1) when the constructor throws; the finalizer still runs then.
+    private readonly EventFdWaker? _waker;
+    private int _ringFd = -1;
+    private byte* _sqRing;
+    private nuint _sqRingSize;
+    private byte* _cqRing;
+    private nuint _cqRingSize;
+    private IoUringSqe* _sqes;
+    private nuint _sqesSize;
+
+    private uint* _sqHead;
+    private uint* _sqTail;
+    private uint _sqMask;
+    private uint _sqEntries;
+    private uint _sqTailLocal;
+    private uint* _cqHead;
+    private uint* _cqTail;
+    private uint _cqMask;
+    private uint _cqEntries;
+    private IoUringCqe* _cqes;
+    private long _enters;
+
+    /// <summary>Creates the ring, maps it, and arms the wake-up eventfd's poll.</summary>
+    /// <param name="submissionEntries">Submission ring entries (a power of two at most 32768 is used; the completion ring is 16 times larger, at least 4096).</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="submissionEntries"/> is not positive.</exception>
+    /// <exception cref="PollerUnavailableException">io_uring cannot run here: the message says why (kernel too old, disabled by sysctl, denied by a seccomp filter, a feature missing).</exception>
+    /// <exception cref="NativeCallException">Mapping the rings or creating the eventfd failed.</exception>
+    public IoUringPoller(int submissionEntries = DefaultSubmissionEntries)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(submissionEntries);
+        uint entries = (uint)Math.Min(submissionEntries, MaxSubmissionEntries);
+        IoUringParams p = Setup(entries);
+        try
+        {
+            MapRings(in p);
+            _waker = new EventFdWaker();
+            ArmWake();
+        }
+        catch
+        {
+            Release();
+            throw;
+        }
+    }
+
+    /// <summary>Releases the kernel resources of a poller nobody disposed.</summary>
+    ~IoUringPoller()
+    {
+        Dispose(false);
+    }
+
+    /// <inheritdoc/>
+    public override string Name => "io_uring";
+
+    /// <summary>The ring's descriptor.</summary>
+    public int Handle => _ringFd;
+
+    /// <summary>For tests: an errno io_uring_setup is made to fail with on this thread (0: none).</summary>
+    [ThreadStatic]
+    internal static int SimulatedSetupError;
+
+    /// <summary>For tests: feature bits hidden from what io_uring_setup reports on this thread.</summary>
+    [ThreadStatic]
+    internal static uint HiddenFeatures;
+
+    internal int WakeFd => _waker!.Fd;
+
+    /// <summary>How many times this poller has called io_uring_enter.</summary>
+    internal long Enters => _enters;
+
+    /// <summary>The setup flags the kernel accepted.</summary>
+    internal uint SetupFlags { get; private set; }
+
+    /// <summary>Submission entries queued and not yet handed to the kernel.</summary>
+    internal uint PendingSubmissions => _sqTailLocal - Volatile.Read(ref *_sqHead);
+
+    /// <inheritdoc/>
+    protected override int EventCapacity => (int)_cqEntries;
+
+    /// <summary>Why io_uring_setup failing with <paramref name="errno"/> means io_uring is unavailable; <paramref name="disabledSysctl"/> is the value of kernel.io_uring_disabled (null: absent).</summary>
+    internal static string ExplainSetupError(int errno, string? disabledSysctl) => errno switch
+    {
+        Interop.Libc.ENOSYS => "io_uring_setup is not implemented (ENOSYS): the kernel is older than Linux 5.1 or was built without io_uring; this poller needs Linux 5.13 or later.",
+        Interop.Libc.EPERM => disabledSysctl switch
+        {
+            "2" => "io_uring_setup was refused (EPERM): kernel.io_uring_disabled is 2, io_uring is disabled for every process.",
+            "1" => "io_uring_setup was refused (EPERM): kernel.io_uring_disabled is 1, only members of kernel.io_uring_group (or holders of CAP_SYS_ADMIN) may create rings.",
+            _ => "io_uring_setup was refused (EPERM) although kernel.io_uring_disabled does not forbid it: a seccomp filter denies it, as the default profiles of container runtimes (Docker, containerd, Podman) do.",
+        },
+        Interop.Libc.ENOMEM => "io_uring_setup found no memory for the rings (ENOMEM): before Linux 5.12 they count against the locked-memory limit (ulimit -l).",
+        Interop.Libc.EINVAL => "io_uring_setup rejected the parameters (EINVAL): the kernel is too old for them; this poller needs Linux 5.13 or later.",
+        _ => $"io_uring_setup failed: {Marshal.GetPInvokeErrorMessage(errno)} (error {errno}).",
+    };
+
+    /// <summary>The features this poller needs that <paramref name="features"/> (io_uring_params.features) lacks, named; empty when none is missing.</summary>
+    internal static string MissingFeatures(uint features)
+    {
+        string missing = string.Empty;
+        void Need(uint bit, string name)
+        {
+            if ((features & bit) == 0)
+            {
+                missing += (missing.Length == 0 ? string.Empty : ", ") + name;
+            }
+        }
+
+        Need(Interop.Libc.IORING_FEAT_NODROP, "IORING_FEAT_NODROP (Linux 5.5)");
+        Need(Interop.Libc.IORING_FEAT_POLL_32BITS, "IORING_FEAT_POLL_32BITS (Linux 5.9)");
+        Need(Interop.Libc.IORING_FEAT_EXT_ARG, "IORING_FEAT_EXT_ARG (Linux 5.11)");
+        Need(Interop.Libc.IORING_FEAT_RSRC_TAGS, "IORING_FEAT_RSRC_TAGS (Linux 5.13, which brought multishot poll and poll updates)");
+        return missing;
+    }
+
+    /// <inheritdoc/>
+    protected override int WaitForEvents(int timeoutMilliseconds)
+    {
+        uint toSubmit = PendingSubmissions;
+        uint ready = Volatile.Read(ref *_cqTail) - *_cqHead;
+        if (timeoutMilliseconds == 0 && toSubmit == 0 && ready > 0)
+        {
+            return (int)ready;
+        }
+
+        uint flags = Interop.Libc.IORING_ENTER_GETEVENTS;
+        uint minComplete = timeoutMilliseconds == 0 ? 0u : 1u;
+        KernelTimespec ts;
+        IoUringGeteventsArg arg = default;
+        void* argp = null;
+        nuint argSize = 0;
+        if (timeoutMilliseconds > 0)
+        {
+            // The timeout travels with the wait (IORING_ENTER_EXT_ARG): no timeout request needed.
+            ts.Seconds = timeoutMilliseconds / 1000;
+            ts.Nanoseconds = (timeoutMilliseconds % 1000) * 1_000_000L;
+            arg.Ts = (ulong)&ts;
+            flags |= Interop.Libc.IORING_ENTER_EXT_ARG;
+            argp = &arg;
+            argSize = (nuint)sizeof(IoUringGeteventsArg);
+        }
+
+        _enters++;
+        int result = Interop.Libc.io_uring_enter(_ringFd, toSubmit, minComplete, flags, argp, argSize);
+        int errno = result < 0 ? Marshal.GetLastPInvokeError() : 0;
+        ready = Volatile.Read(ref *_cqTail) - *_cqHead;
+        if (ready > 0)
+        {
+            return (int)ready;
+        }
+
+        // EBUSY: completions overflowed the ring (IORING_FEAT_NODROP keeps them) and could not all
+        // be flushed; what the ring holds is dispatched and the next wait flushes the rest.
+        if (result < 0 && errno is not (Interop.Libc.EINTR or Interop.Libc.ETIME or Interop.Libc.EBUSY or Interop.Libc.EAGAIN))
+        {
+            throw new NativeCallException($"io_uring_enter(ring {_ringFd}, submit {toSubmit}, wait {timeoutMilliseconds} ms)", errno);
+        }
+
+        // Nothing completed: a non-blocking wait found nothing, or a blocking one was interrupted
+        // or timed out, and the core waits again for what remains (docs/pitfalls.md 4); an
+        // interruption after submitting returns the count submitted, not EINTR.
+        return timeoutMilliseconds == 0 ? 0 : -1;
+    }
+
+    /// <inheritdoc/>
+    protected override void DispatchEvents(int count)
+    {
+        for (int i = 0; i < count; i++)
+        {
+            uint head = *_cqHead;
+            if (head == Volatile.Read(ref *_cqTail))
+            {
+                return;
+            }
+
+            IoUringCqe* cqe = _cqes + (head & _cqMask);
+            ulong data = cqe->UserData;
+            int res = cqe->Res;
+            uint cqeFlags = cqe->Flags;
+
+            // Consumed before dispatch: a handler's exception that leaves the loop must not
+            // leave a one-shot poll's only completion behind (its channel would never hear again).
+            Volatile.Write(ref *_cqHead, head + 1);
+            if (data == WakeData)
+            {
+                _waker!.Drain();
+                AcknowledgeWake();
+                if ((cqeFlags & Interop.Libc.IORING_CQE_F_MORE) == 0)
+                {
+                    ArmWake(); // docs/pitfalls.md 21: a multishot request that ends must be re-armed
+                }
+
+                continue;
+            }
+
+            if ((data & ControlTag) != 0)
+            {
+                ControlCompleted((nint)(long)(data & ~ControlTag), res);
+                continue;
+            }
+
+            PollCompleted((nint)(long)data, res);
+        }
+    }
+
+    /// <inheritdoc/>
+    protected override void ApplyInterest(in InterestChange change)
+    {
+        int fd = (int)change.Handle;
+        long state = change.State;
+        state = (state & 0xFFFF_FFFFL) | ((long)(uint)fd << 32);
+        bool inKernel = (state & InKernelBit) != 0;
+        bool canceling = (state & CancelingBit) != 0;
+        IoEvents recorded = (IoEvents)(state & InterestBits);
+        state &= ~(InterestBits | FailedBit);
+
+        if (change.IsRemove)
+        {
+            if (inKernel && !canceling)
+            {
+                IoUringSqe* sqe = NextSqe();
+                sqe->Opcode = Interop.Libc.IORING_OP_POLL_REMOVE;
+                sqe->Fd = -1;
+                sqe->Addr = (ulong)(long)change.Key;
+                sqe->UserData = ControlTag | (ulong)(long)change.Key;
+                Publish();
+                state |= CancelingBit;
+                change.State = (nint)state;
+
+                // A poll request holds the socket's file: the kernel must let go before the
+                // caller closes the descriptor, or the peer would not see the close until the
+                // next wait. One system call per removal, as epoll_ctl(DEL) costs.
+                SubmitPending(runCompletions: true);
+                return;
+            }
+
+            change.State = (nint)state;
+            return;
+        }
+
+        if (!inKernel)
+        {
+            state = QueuePoll(state, change.Interest, change.Key) | InKernelBit;
+        }
+        else if (!canceling && MaskFor(change.Interest) != MaskFor(recorded) && QueuedPoll(state, change.Key) is var queued && queued != null)
+        {
+            queued->Poll32Events = MaskFor(change.Interest); // not submitted yet: the kernel will see the new mask only
+        }
+        else if (!canceling && MaskFor(change.Interest) != MaskFor(recorded))
+        {
+            IoUringSqe* sqe = NextSqe();
+            sqe->Opcode = Interop.Libc.IORING_OP_POLL_REMOVE;
+            sqe->Fd = -1;
+            sqe->Addr = (ulong)(long)change.Key;
+            sqe->Len = Interop.Libc.IORING_POLL_UPDATE_EVENTS;
+            sqe->Poll32Events = MaskFor(change.Interest);
+            sqe->UserData = ControlTag | (ulong)(long)change.Key;
+            Publish();
+        }
+
+        // While a cancel is in flight, its final completion re-arms with the interest kept here.
+        change.State = (nint)(state | (long)change.Interest);
+    }
+
+    /// <inheritdoc/>
+    protected override void SignalWake() => _waker!.Signal();
+
+    /// <inheritdoc/>
+    protected override void Dispose(bool disposing)
+    {
+        Release();
+        base.Dispose(disposing);
+    }
+
+    private static uint MaskFor(IoEvents interest) =>
+        ((interest & IoEvents.Read) != 0 ? PollIn | PollRdHup : 0)
+        | ((interest & IoEvents.Write) != 0 ? PollOut : 0);
+
+    private static IoEvents ReadyFrom(uint mask) =>
+        ((mask & (PollIn | PollRdHup | PollHup | PollErr)) != 0 ? IoEvents.Read : IoEvents.None)
+        | ((mask & (PollOut | PollHup | PollErr)) != 0 ? IoEvents.Write : IoEvents.None);
+
+    private static string? ReadDisabledSysctl()
+    {
+        try
+        {
+            return File.ReadAllText("/proc/sys/kernel/io_uring_disabled").Trim();
+        }
+        catch (Exception error) when (error is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    private IoUringParams Setup(uint entries)
+    {
+        IoUringParams p = default;
+        int fd;
+        int errno;
+        uint flags = PreferredSetupFlags;
+        while (true)
+        {
+            p = default;
+            p.Flags = flags;
+            p.CqEntries = Math.Max(entries * CompletionsPerSubmission, MinCompletionEntries);
+            if (SimulatedSetupError != 0)
+            {
+                fd = -1;
+                errno = SimulatedSetupError;
+            }
+            else
+            {
+                fd = Interop.Libc.io_uring_setup(entries, &p);
+                errno = fd < 0 ? Marshal.GetLastPInvokeError() : 0;
+            }
+
+            if (fd >= 0 || errno != Interop.Libc.EINVAL || flags == BaseSetupFlags)
+            {
+                break;
+            }
+
+            flags = BaseSetupFlags; // SUBMIT_ALL and COOP_TASKRUN came with Linux 5.18 and 5.19
+        }
+
+        if (fd < 0)
+        {
+            throw new PollerUnavailableException(ExplainSetupError(errno, errno == Interop.Libc.EPERM ? ReadDisabledSysctl() : null), new NativeCallException("io_uring_setup", errno));
+        }
+
+        _ringFd = fd;
+        SetupFlags = flags;
+        string missing = MissingFeatures(p.Features & ~HiddenFeatures);
+        if (missing.Length != 0)
+        {
+            Release();
+            throw new PollerUnavailableException($"The kernel's io_uring lacks what this poller needs: {missing}; Linux 5.13 or later has it all.");
+        }
+
+        if (!SupportsPollOperations())
+        {
+            Release();
+            throw new PollerUnavailableException("The kernel's io_uring does not offer IORING_OP_POLL_ADD and IORING_OP_POLL_REMOVE (IORING_REGISTER_PROBE): a filter or an old kernel keeps them out.");
+        }
+
+        return p;
+    }
+
+    private bool SupportsPollOperations()
+    {
+        const int Ops = 64;
+        byte* buffer = stackalloc byte[sizeof(IoUringProbeHeader) + (Ops * sizeof(IoUringProbeOp))];
+        new Span<byte>(buffer, sizeof(IoUringProbeHeader) + (Ops * sizeof(IoUringProbeOp))).Clear();
+        if (Interop.Libc.io_uring_register(_ringFd, Interop.Libc.IORING_REGISTER_PROBE, buffer, Ops) < 0)
+        {
+            return false;
+        }
+
+        var header = (IoUringProbeHeader*)buffer;
+        var ops = (IoUringProbeOp*)(buffer + sizeof(IoUringProbeHeader));
+        bool Supported(byte op) => op < header->OpsLen && (ops[op].Flags & Interop.Libc.IO_URING_OP_SUPPORTED) != 0;
+        return Supported(Interop.Libc.IORING_OP_POLL_ADD) && Supported(Interop.Libc.IORING_OP_POLL_REMOVE);
+    }
+
+    private void MapRings(in IoUringParams p)
+    {
+        _sqRingSize = p.SqOff.Array + (p.SqEntries * sizeof(uint));
+        _cqRingSize = p.CqOff.Cqes + (p.CqEntries * (nuint)sizeof(IoUringCqe));
+        bool single = (p.Features & Interop.Libc.IORING_FEAT_SINGLE_MMAP) != 0;
+        if (single)
+        {
+            _sqRingSize = Math.Max(_sqRingSize, _cqRingSize);
+        }
+
+        _sqRing = Map(_sqRingSize, Interop.Libc.IORING_OFF_SQ_RING, "SQ ring");
+        if (single)
+        {
+            _cqRing = _sqRing;
+            _cqRingSize = 0; // unmapped with the SQ ring
+        }
+        else
+        {
+            _cqRing = Map(_cqRingSize, Interop.Libc.IORING_OFF_CQ_RING, "CQ ring");
+        }
+
+        _sqesSize = p.SqEntries * (nuint)sizeof(IoUringSqe);
+        _sqes = (IoUringSqe*)Map(_sqesSize, Interop.Libc.IORING_OFF_SQES, "SQEs");
+
+        _sqHead = (uint*)(_sqRing + p.SqOff.Head);
+        _sqTail = (uint*)(_sqRing + p.SqOff.Tail);
+        _sqMask = *(uint*)(_sqRing + p.SqOff.RingMask);
+        _sqEntries = *(uint*)(_sqRing + p.SqOff.RingEntries);
+        _sqTailLocal = *_sqTail;
+        uint* array = (uint*)(_sqRing + p.SqOff.Array);
+        for (uint i = 0; i < _sqEntries; i++)
+        {
+            array[i] = i; // entry i of the ring always names SQE i
+        }
+
+        _cqHead = (uint*)(_cqRing + p.CqOff.Head);
+        _cqTail = (uint*)(_cqRing + p.CqOff.Tail);
+        _cqMask = *(uint*)(_cqRing + p.CqOff.RingMask);
+        _cqEntries = *(uint*)(_cqRing + p.CqOff.RingEntries);
+        _cqes = (IoUringCqe*)(_cqRing + p.CqOff.Cqes);
+    }
+
+    private byte* Map(nuint size, long offset, string what)
+    {
+        void* mapped = Interop.Libc.mmap(null, size, Interop.Libc.PROT_READ | Interop.Libc.PROT_WRITE, Interop.Libc.MAP_SHARED | Interop.Libc.MAP_POPULATE, _ringFd, offset);
+        if (mapped == (void*)-1)
+        {
+            throw new NativeCallException($"mmap(io_uring {what}, {size} bytes)", Marshal.GetLastPInvokeError());
+        }
+
+        return (byte*)mapped;
+    }
+
+    private void Release()
+    {
+        _waker?.Dispose();
+        if (_sqes != null)
+        {
+            Interop.Libc.munmap(_sqes, _sqesSize);
+            _sqes = null;
+        }
+
+        if (_cqRing != null && _cqRing != _sqRing)
+        {
+            Interop.Libc.munmap(_cqRing, _cqRingSize);
+        }
+
+        _cqRing = null;
+        if (_sqRing != null)
+        {
+            Interop.Libc.munmap(_sqRing, _sqRingSize);
+            _sqRing = null;
+        }
+
+        if (_ringFd >= 0)
+        {
+            Interop.Libc.close(_ringFd);
+            _ringFd = -1;
+        }
+    }
+
+    private void ArmWake()
+    {
+        IoUringSqe* sqe = NextSqe();
+        sqe->Opcode = Interop.Libc.IORING_OP_POLL_ADD;
+        sqe->Fd = _waker!.Fd;
+        sqe->Len = Interop.Libc.IORING_POLL_ADD_MULTI; // drained at every completion, so edge-like is right here
+        sqe->Poll32Events = PollIn;
+        sqe->UserData = WakeData;
+        Publish();
+    }
+
+    /// <summary>Queues a one-shot poll for the descriptor <paramref name="state"/> names; returns the state with where it was queued.</summary>
+    private long QueuePoll(long state, IoEvents interest, nint key)
+    {
+        IoUringSqe* sqe = NextSqe();
+        sqe->Opcode = Interop.Libc.IORING_OP_POLL_ADD;
+        sqe->Fd = (int)(state >> 32);
+        sqe->Poll32Events = MaskFor(interest);
+        sqe->UserData = (ulong)(long)key;
+        long queuedAt = (long)(_sqTailLocal & 0xFFFF) << QueuedAtShift;
+        Publish();
+        return (state & ~QueuedAtBits) | queuedAt;
+    }
+
+    /// <summary>The key's POLL_ADD entry when it is still in the submission ring, not yet read by the kernel; null otherwise.</summary>
+    private IoUringSqe* QueuedPoll(long state, nint key)
+    {
+        uint position = (uint)((state & QueuedAtBits) >> QueuedAtShift);
+        uint pending = PendingSubmissions;
+        uint age = (_sqTailLocal - position) & 0xFFFF; // entries queued since, itself included
+        if (age == 0 || age > pending)
+        {
+            return null;
+        }
+
+        IoUringSqe* sqe = _sqes + ((_sqTailLocal - age) & _sqMask);
+        return sqe->Opcode == Interop.Libc.IORING_OP_POLL_ADD && sqe->UserData == (ulong)(long)key ? sqe : null;
+    }
+
+    /// <summary>A one-shot poll for <paramref name="key"/> ended (fired, or was cancelled): dispatch it and watch again.</summary>
+    private void PollCompleted(nint key, int res)
+    {
+        if (!TryGetBackendState(key, out nint raw))
+        {
+            return; // the registration ended (docs/pitfalls.md 1): its one-shot request is over too
+        }
+
+        long state = raw;
+        bool canceling = (state & CancelingBit) != 0;
+        state &= ~(InKernelBit | CancelingBit);
+        IoEvents interest = (IoEvents)(state & InterestBits);
+        if (res < 0 && res != -Interop.Libc.ECANCELED)
+        {
+            // The kernel refused the poll (a descriptor it cannot watch): say so once, and do not
+            // re-arm a request that would fail the same way every iteration.
+            SetBackendState(key, (nint)(state | FailedBit));
+            ReportChannelError(key, new NativeCallException($"io_uring POLL_ADD(fd {(int)(state >> 32)})", -res));
+            return;
+        }
+
+        SetBackendState(key, (nint)state);
+        try
+        {
+            if (res > 0 && !canceling && interest != IoEvents.None)
+            {
+                ProcessEvent(key, ReadyFrom((uint)res));
+            }
+        }
+        finally
+        {
+            Rearm(key);
+        }
+    }
+
+    private void Rearm(nint key)
+    {
+        if (!TryGetBackendState(key, out nint raw))
+        {
+            return;
+        }
+
+        long state = raw;
+        IoEvents interest = (IoEvents)(state & InterestBits);
+        if ((state & (InKernelBit | FailedBit)) != 0 || interest == IoEvents.None)
+        {
+            return;
+        }
+
+        SetBackendState(key, (nint)(QueuePoll(state, interest, key) | InKernelBit));
+    }
+
+    private void ControlCompleted(nint key, int res)
+    {
+        // ENOENT/EALREADY: the request had completed already (its completion re-arms with the
+        // interest recorded); anything else is the kernel refusing the change.
+        if (res < 0 && res is not (-Interop.Libc.ENOENT or -Interop.Libc.EALREADY or -Interop.Libc.ECANCELED))
+        {
+            ReportChannelError(key, new NativeCallException("io_uring POLL_REMOVE/update", -res));
+        }
+    }
+
+    /// <summary>The next free submission entry, cleared; a full ring is submitted first (docs/pitfalls.md 21).</summary>
+    private IoUringSqe* NextSqe()
+    {
+        if (_sqTailLocal - Volatile.Read(ref *_sqHead) >= _sqEntries)
+        {
+            SubmitPending(runCompletions: false);
+            if (_sqTailLocal - Volatile.Read(ref *_sqHead) >= _sqEntries)
+            {
+                throw new NativeCallException($"io_uring_enter(ring {_ringFd}): the submission ring stays full", Interop.Libc.EBUSY);
+            }
+        }
+
+        IoUringSqe* sqe = _sqes + (_sqTailLocal & _sqMask);
+        *sqe = default;
+        return sqe;
+    }
+
+    private void Publish()
+    {
+        _sqTailLocal++;
+        Volatile.Write(ref *_sqTail, _sqTailLocal);
+    }
+
+    /// <summary>Hands the queued entries to the kernel now (without waiting); <paramref name="runCompletions"/> also runs the kernel's pending completion work.</summary>
+    private void SubmitPending(bool runCompletions)
+    {
+        uint toSubmit = PendingSubmissions;
+        if (toSubmit == 0)
+        {
+            return;
+        }
+
+        _enters++;
+        while (Interop.Libc.io_uring_enter(_ringFd, toSubmit, 0, runCompletions ? Interop.Libc.IORING_ENTER_GETEVENTS : 0, null, 0) < 0
+            && Marshal.GetLastPInvokeError() == Interop.Libc.EINTR)
+        {
+        }
+
+        // On EBUSY or EAGAIN the entries stay queued and go with the next wait.
+    }
+}
