@@ -26,9 +26,17 @@ Task("Clean")
     .Description("Removes build output and test results.")
     .Does(() =>
 {
+    // A Wine prefix an older lane left in artifacts links z: to /: remove it with rm, which
+    // does not follow links, before any glob or recursive delete could walk it.
+    var oldPrefix = artifacts.Combine("windows-lane/prefix");
+    if (!IsRunningOnWindows() && DirectoryExists(oldPrefix))
+    {
+        StartProcess("rm", new ProcessSettings { Arguments = new ProcessArgumentBuilder().Append("-rf").AppendQuoted(oldPrefix.FullPath) });
+    }
+
+    CleanDirectory(artifacts);
     CleanDirectories("./**/bin");
     CleanDirectories("./**/obj");
-    CleanDirectory(artifacts);
 });
 
 Task("Build")
@@ -325,7 +333,7 @@ void RunLane(string lane, FilePath project, string filter, IDictionary<string, s
 
 // The Windows lane is build/windows-lane.sh (also runnable alone): it publishes the test
 // project -r win-x64 --self-contained and runs the xunit v3 executable under Wine in a
-// throw-away prefix outside the tree (~/.cache/pike-reactor/wine-*), excluding Lane=linux, at the runner's
+// prefix of its own outside the tree (~/.cache/pike-reactor/wine-*), excluding Lane=linux, at the runner's
 // default parallelism. Its last line is the lane's "tests:" line. Coverage is not collected
 // there: the collector is a VSTest data collector, and the executable runs without VSTest.
 void RunWineLane(string lane, string loader, string server)
@@ -354,6 +362,14 @@ void RunWineLane(string lane, string loader, string server)
     };
     int exitCode = StartProcess(root.CombineWithFilePath("build/windows-lane.sh"), settings);
     var summary = FileExists(summaryFile) ? System.IO.File.ReadAllText(summaryFile.FullPath).Trim() : null;
+    // With the other lanes' results, for CI to upload.
+    var xml = laneDirectory.CombineWithFilePath("results.xml");
+    if (FileExists(xml))
+    {
+        var kept = results.Combine(lane);
+        EnsureDirectoryExists(kept);
+        CopyFile(xml, kept.CombineWithFilePath($"{lane}.xml"));
+    }
     var match = summary is null ? null : System.Text.RegularExpressions.Regex.Match(summary, @"tests: (\d+) passed, (\d+) failed, (\d+) skipped");
     var result = match is { Success: true }
         ? new LaneResult(lane, int.Parse(match.Groups[1].Value), int.Parse(match.Groups[2].Value), int.Parse(match.Groups[3].Value))
@@ -462,7 +478,14 @@ void ReportLanes()
 {
     if (lanes.Count == 0)
     {
-        return; // a target that runs no lane (Build, Bench, ...)
+        // A target that runs no lane (Build, Bench, ...) is done; a test target that ran none
+        // (Test-Native on Linux, Test-Windows on macOS) was asked for what this host cannot do.
+        if (target.StartsWith("Test", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new Exception($"--target={target} ran no test lane on this host ({System.Runtime.InteropServices.RuntimeInformation.OSDescription}): see the lane table in README.md");
+        }
+
+        return;
     }
 
     string Describe(LaneResult l) => l.Missing is not null
@@ -476,6 +499,11 @@ void ReportLanes()
     if (failed.Count > 0)
     {
         problems.Add($"test lanes failed: {string.Join(", ", failed)}");
+    }
+
+    if (!ci && missing.Count > 0 && missing.Count == lanes.Count)
+    {
+        problems.Add("no lane could run: " + string.Join("; ", missing.Select(l => $"{l.Lane} ({l.Missing})")));
     }
 
     if (ci && missing.Count > 0)

@@ -15,7 +15,10 @@ major="$(sed -n 's/.*"version"[[:space:]]*:[[:space:]]*"\([0-9]*\)\..*/\1/p' "$r
 pattern="^dotnet-sdk-${major}\.0\.[0-9]+-freebsd-x64\.tar\.gz$"
 
 mkdir -p "$dir"
-for tag in $(gh release list --repo "$repo" --limit 40 --json tagName --jq '.[].tagName'); do
+# Listed first, so that a failing gh (authentication, rate limit, a renamed repository) stops
+# the job with its own error instead of reading as "no release found".
+tags="$(gh release list --repo "$repo" --limit 40 --json tagName --jq '.[].tagName')"
+for tag in $tags; do
     asset="$(gh release view "$tag" --repo "$repo" --json assets --jq '.assets[].name' | grep -E "$pattern" | sort -V | tail -1 || true)"
     if [[ -n "$asset" ]]; then
         echo "fetch-freebsd-sdk: $asset from $repo release $tag"

@@ -37,5 +37,10 @@ export DEBIAN_FRONTEND=noninteractive
 # Another build on this machine may be installing at the same time: wait for dpkg's lock
 # instead of failing on it.
 lock=(-o DPkg::Lock::Timeout=600)
-"${as_root[@]}" apt-get "${lock[@]}" update -qq
+# (The lock option covers dpkg's lock; apt-get update takes the lists lock, so it is retried.)
+for attempt in 1 2 3 4 5 6; do
+  "${as_root[@]}" apt-get "${lock[@]}" update -qq && break
+  [ "$attempt" -eq 6 ] && exit 1
+  sleep 10
+done
 "${as_root[@]}" apt-get "${lock[@]}" install -y -qq --no-install-recommends "${need[@]}" >/dev/null

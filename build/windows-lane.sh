@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The Windows lane: publishes the test project for win-x64 (self-contained) and runs it under
-# Wine in a throw-away prefix, on the pollers a Windows host offers (iocp, wsapoll, select).
+# Wine in a prefix of its own (outside the tree, created on first use and kept), on the pollers a Windows host offers (iocp, wsapoll, select).
 # Runs the tests tagged Lane=contract, core or windows, as the native Windows job does, at the
 # xunit runner's default parallelism; the tests that count the whole process's handles are in
 # ProcessWideCollection, which the runner keeps for after the parallel ones, one at a time.
@@ -29,7 +29,7 @@ wineserver_cmd="$(sed -n 2p <<<"$found")"
 
 mkdir -p "$out"
 if [[ "${PIKE_WINDOWS_LANE_NO_BUILD:-}" != "1" ]]; then
-    dotnet publish "$root/Pike.Reactor.Tests/Pike.Reactor.Tests.csproj" -c "$configuration" -r win-x64 \
+    timeout 1200 dotnet publish "$root/Pike.Reactor.Tests/Pike.Reactor.Tests.csproj" -c "$configuration" -r win-x64 \
         --self-contained -o "$out/bin" -nologo -v quiet >"$out.publish.log" 2>&1 \
         || { cat "$out.publish.log" >&2; exit 1; }
 fi
@@ -53,12 +53,14 @@ export DOTNET_EnableWriteXorExecute=0
 export DOTNET_GCgen0size=0x10000000
 export DOTNET_gcConcurrent=0
 export PIKE_TEST_POLLERS="${PIKE_TEST_POLLERS:-iocp,wsapoll,select}"
+# Earlier versions kept the prefix in the tree: remove it (rm does not follow its z: link).
+rm -rf "$out/prefix"
 mkdir -p "$WINEPREFIX"
 if [[ ! -f "$WINEPREFIX/system.reg" ]]; then
     # A program started while Wine still builds a new prefix can fail to load its own DLLs
     # ("Could not load System.Runtime.dll"): create the prefix first and wait for it.
-    "$wine_cmd" wineboot --init >/dev/null 2>&1 || true
-    "$wineserver_cmd" -w
+    timeout 300 "$wine_cmd" wineboot --init >/dev/null 2>&1 || true
+    timeout 300 "$wineserver_cmd" -w || { echo "windows lane: Wine did not finish creating $WINEPREFIX within 300 s" >&2; exit 1; }
 fi
 results="$out/results.xml"
 rm -f "$results" "$out/summary.txt"
@@ -100,5 +102,7 @@ fi
 
 attr() { grep -o "<assembly [^>]*" "$results" | head -1 | grep -o " $1=\"[0-9]*\"" | grep -o "[0-9]*"; }
 passed="$(attr passed)"; failed="$(attr failed)"; skipped="$(attr skipped)"
-echo "tests: ${passed:-0} passed, ${failed:-0} failed, ${skipped:-0} skipped" | tee "$out/summary.txt"
+# The "tests:" line goes to summary.txt for build.cake, which prints the lane's one "tests:" line.
+echo "tests: ${passed:-0} passed, ${failed:-0} failed, ${skipped:-0} skipped" >"$out/summary.txt"
+echo "windows lane: ${passed:-0} passed, ${failed:-0} failed, ${skipped:-0} skipped (summary.txt)"
 exit "$status"

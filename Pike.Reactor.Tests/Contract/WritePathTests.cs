@@ -212,7 +212,26 @@ public class WritePathTests
         using var _ = peer;
         channel.CloseAfterFlush(TimeSpan.FromMilliseconds(200));
         Wait.Until(poller, () => channel.IsClosed, "the close at the timeout (the peer never closes)");
-        Assert.Equal(CloseReason.Local, channel.CloseReason);
+        Assert.Equal(CloseReason.FlushTimeout, channel.CloseReason);
+    }
+
+    [Theory]
+    [MemberData(nameof(Pollers.Available), MemberType = typeof(Pollers))]
+    public void CloseAfterFlush_cut_short_by_a_reset_says_so(string name)
+    {
+        // The owner must be able to tell "flushed and done" from "the peer reset before it had
+        // everything": the second is no Local close.
+        using BasePoller poller = Pollers.Create(name);
+        (Socket peer, TestChannel channel) = TestChannel.OverPair(poller);
+        channel.Write(RandomNumberGenerator.GetBytes(4 << 20));
+        Assert.True(channel.QueuedBytes > 0, "a peer that does not read must leave bytes queued");
+        channel.CloseAfterFlush(TimeSpan.FromSeconds(30));
+        poller.Poll(TimeSpan.Zero);
+
+        peer.LingerState = new LingerOption(true, 0);
+        peer.Close(); // a reset, with our bytes unread
+        Wait.Until(poller, () => channel.IsClosed, "the close after the peer's reset");
+        Assert.Equal(CloseReason.Reset, channel.CloseReason);
     }
 
     [Theory]

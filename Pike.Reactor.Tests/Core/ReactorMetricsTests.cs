@@ -90,7 +90,9 @@ public class ReactorMetricsTests
         bool posted = false;
         var poster = new Thread(() =>
         {
-            Thread.Sleep(100); // the loop is asleep by then
+            // Not an assertion on this thread (it would end the process): a loop that never
+            // slept shows as a wake-up count of 0 below.
+            SpinWait.SpinUntil(() => poller.IsAsleep, Wait.Deadline);
             poller.Post(() => posted = true);
         });
         poster.Start();
@@ -99,10 +101,32 @@ public class ReactorMetricsTests
         Assert.True(posted);
         Assert.Equal(1, recorder.Of("pike.reactor.wakeups", name).Sum(e => e.Value));
 
-        // A Post while the loop is awake needs no kernel wake-up.
-        poller.Post(() => { });
-        poller.Loop(count: 1);
+        // A Post from the loop thread itself, during dispatch, needs no kernel wake-up: the
+        // next wait does not block.
+        bool again = false;
+        poller.CallLater(TimeSpan.Zero, () => poller.Post(() => again = true));
+        poller.Loop(TimeSpan.FromSeconds(20), count: 2);
+        Assert.True(again);
         Assert.Equal(1, recorder.Of("pike.reactor.wakeups", name).Sum(e => e.Value));
+    }
+
+    [Fact]
+    public void Pollers_of_one_name_are_reported_as_one_count()
+    {
+        using var recorder = new MetricsRecorder();
+        using BasePoller first = Pollers.Create("select");
+        using BasePoller second = Pollers.Create("select");
+        (Socket a, TestChannel _) = TestChannel.OverPair(first);
+        (Socket b, TestChannel _) = TestChannel.OverPair(second);
+        (Socket c, TestChannel _) = TestChannel.OverPair(second);
+        using (a)
+        using (b)
+        using (c)
+        {
+            List<Recorded> observed = recorder.ObserveAll().Where(r => r.Instrument == "pike.reactor.channels" && Equals(r.Tags[ReactorMetrics.PollerTag], "select")).ToList();
+            Recorded only = Assert.Single(observed);
+            Assert.Equal(3, only.Value);
+        }
     }
 
     [Fact]
@@ -178,8 +202,12 @@ public sealed class MetricsRecorder : IDisposable
     public List<Recorded> Of(string instrument, string poller) =>
         _recorded.Where(r => r.Instrument == instrument && Equals(r.Tags.GetValueOrDefault(ReactorMetrics.PollerTag), poller)).ToList();
 
-    /// <summary>Collects the observable channel counter now and sums what the pollers named <paramref name="poller"/> hold.</summary>
-    public int ObserveChannels(string poller)
+    /// <summary>Collects the observable channel counter now: what the pollers named <paramref name="poller"/> hold.</summary>
+    public int ObserveChannels(string poller) =>
+        (int)ObserveAll().Where(r => r.Instrument == "pike.reactor.channels" && Equals(r.Tags.GetValueOrDefault(ReactorMetrics.PollerTag), poller)).Sum(r => r.Value);
+
+    /// <summary>Collects every observable instrument now.</summary>
+    public List<Recorded> ObserveAll()
     {
         lock (_observing)
         {
@@ -187,7 +215,7 @@ public sealed class MetricsRecorder : IDisposable
             _listener.RecordObservableInstruments();
             var observed = _observed;
             _observed = null;
-            return (int)observed.Where(r => r.Instrument == "pike.reactor.channels" && Equals(r.Tags.GetValueOrDefault(ReactorMetrics.PollerTag), poller)).Sum(r => r.Value);
+            return observed;
         }
     }
 

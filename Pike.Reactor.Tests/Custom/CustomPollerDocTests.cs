@@ -11,23 +11,10 @@ public class CustomPollerDocTests
     [Fact]
     public void The_documented_poller_is_the_one_the_suite_runs()
     {
-        string root = RepositoryRoot();
+        string root = RepositoryFiles.Root();
         string code = File.ReadAllText(Path.Combine(root, "Pike.Reactor.Tests", "Custom", "PikeSelectPoller.cs")).ReplaceLineEndings("\n");
         string doc = File.ReadAllText(Path.Combine(root, "docs", "custom-poller.md")).ReplaceLineEndings("\n");
         Assert.Contains("```csharp\n" + code + "```", doc, StringComparison.Ordinal);
         Assert.True(code.Split('\n', StringSplitOptions.None).Length - 1 < 60, "the documented poller is meant to stay under 60 lines");
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (DirectoryInfo? dir = new(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Pike.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new DirectoryNotFoundException($"No Pike.sln above {AppContext.BaseDirectory}");
     }
 }

