@@ -206,7 +206,7 @@ public sealed unsafe class IoUringPoller : BasePoller
             return (int)ready;
         }
 
-        // EBUSY: completions overflowed the ring (IORING_FEAT_NODROP keeps them) and could not all
+        // EBUSY (docs/pitfalls.md 21d): completions overflowed the ring (IORING_FEAT_NODROP keeps them) and could not all
         // be flushed; what the ring holds is dispatched and the next wait flushes the rest.
         if (result < 0 && errno is not (Interop.Libc.EINTR or Interop.Libc.ETIME or Interop.Libc.EBUSY or Interop.Libc.EAGAIN))
         {
@@ -244,7 +244,7 @@ public sealed unsafe class IoUringPoller : BasePoller
                 AcknowledgeWake();
                 if ((cqeFlags & Interop.Libc.IORING_CQE_F_MORE) == 0)
                 {
-                    ArmWake(); // docs/pitfalls.md 21: a multishot request that ends must be re-armed
+                    ArmWake(); // docs/pitfalls.md 21a: a multishot request that ends must be re-armed
                 }
 
                 continue;
@@ -284,9 +284,9 @@ public sealed unsafe class IoUringPoller : BasePoller
                 state |= CancelingBit;
                 change.State = (nint)state;
 
-                // A poll request holds the socket's file: the kernel must let go before the
-                // caller closes the descriptor, or the peer would not see the close until the
-                // next wait. One system call per removal, as epoll_ctl(DEL) costs.
+                // docs/pitfalls.md 21f: a poll request holds the socket's file; the kernel must
+                // let go before the caller closes the descriptor, or the peer would not see the
+                // close until the next wait. One system call per removal, as epoll_ctl(DEL) costs.
                 SubmitPending(runCompletions: true);
                 return;
             }
@@ -315,7 +315,8 @@ public sealed unsafe class IoUringPoller : BasePoller
             Publish();
         }
 
-        // While a cancel is in flight, its final completion re-arms with the interest kept here.
+        // While a cancel is in flight, its final completion re-arms with the interest kept here
+        // (docs/pitfalls.md 21b: one request per key in the kernel at most).
         change.State = (nint)(state | (long)change.Interest);
     }
 
@@ -543,7 +544,7 @@ public sealed unsafe class IoUringPoller : BasePoller
     {
         if (!TryGetBackendState(key, out nint raw))
         {
-            return; // the registration ended (docs/pitfalls.md 1): its one-shot request is over too
+            return; // the registration ended (docs/pitfalls.md 1, 21b): its one-shot request is over too
         }
 
         long state = raw;
@@ -600,7 +601,7 @@ public sealed unsafe class IoUringPoller : BasePoller
         }
     }
 
-    /// <summary>The next free submission entry, cleared; a full ring is submitted first (docs/pitfalls.md 21).</summary>
+    /// <summary>The next free submission entry, cleared; a full ring is submitted first (docs/pitfalls.md 21c).</summary>
     private IoUringSqe* NextSqe()
     {
         if (_sqTailLocal - Volatile.Read(ref *_sqHead) >= _sqEntries)
