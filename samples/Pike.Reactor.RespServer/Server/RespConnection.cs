@@ -28,7 +28,7 @@ internal sealed class RespConnection : Transport
         : base(server.Poller)
     {
         _server = server;
-        _input = new ClientInput(server.SharedInput);
+        _input = new ClientInput(server.SharedInput, server.LargeArguments);
         _reply = new ReplyBuffer(server.SharedOutput);
         _session = new ClientSession(id);
         _counted = true;
