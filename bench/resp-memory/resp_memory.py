@@ -4,8 +4,10 @@
 Case "set300": one client SETs a 300 MB value; peak RSS while it arrives, RSS after +OK,
 and RSS 30 s after DEL. Case "lying500": 4 clients each announce a 500 MB bulk, send 200 MB of
 it, then close; peak RSS, and RSS 30 s after they closed. Both servers run side by side, each
-case against both at once (loopback, the same client code). Also prints each idle server's
-descriptors. Usage: bench/resp-memory/resp_memory.py [path/to/Pike.Reactor.RespServer.dll]
+case against both at once (loopback, the same client code). Case "nonreaders" (one server at a time):
+50 clients pipeline 100 GETs of a 1 MiB value each and never read, both servers with a 64 MB
+output limit; the longest PING round trip of another client meanwhile, and peak RSS. Also
+prints each idle server's descriptors. Usage: bench/resp-memory/resp_memory.py [path/to/Pike.Reactor.RespServer.dll]
 """
 import os, socket, subprocess, sys, threading, time
 
@@ -24,7 +26,7 @@ def rss_mb(pid):
     return 0.0
 
 def wait_port(port):
-    for _ in range(200):
+    for _ in range(600):
         try:
             socket.create_connection(("127.0.0.1", port)).close(); return
         except OSError:
@@ -34,7 +36,8 @@ def wait_port(port):
 def start(name):
     port = free_port()
     if name == "redis-server":
-        cmd = ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no", "--bind", "127.0.0.1"]
+        cmd = ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no", "--bind", "127.0.0.1",
+               "--client-output-buffer-limit", "normal 64mb 64mb 0"]
     else:
         cmd = ["dotnet", DLL, "--port", str(port)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -89,6 +92,55 @@ def lying500(name, pid, port, out):
     peak.stop = True; peak.join()
     out[name] = (peak.peak, rss_mb(pid))
 
+def connected(sock):
+    sock.sendall(b"*2\r\n$4\r\nINFO\r\n$7\r\nclients\r\n")
+    head = b""
+    while b"\r\n" not in head:
+        head += sock.recv(65536)
+    length = int(head[1:head.index(b"\r\n")])
+    body = head[head.index(b"\r\n") + 2:]
+    while len(body) < length + 2:
+        body += sock.recv(65536)
+    for line in body.decode().split("\r\n"):
+        if line.startswith("connected_clients:"):
+            return int(line.split(":")[1])
+    return -1
+
+def nonreaders(name, pid, port, out, seconds=20):
+    """50 clients each pipeline 100 GETs of a 1 MiB value and never read; another client's
+    PING round trips are timed meanwhile: the longest is the stall. Ends when only the pinger
+    is left or after `seconds`."""
+    ping = socket.create_connection(("127.0.0.1", port))
+    assert call(ping, b"*3\r\n$3\r\nSET\r\n$1\r\nv\r\n$%d\r\n%s\r\n" % (1 << 20, b"v" * (1 << 20))) == b"+OK\r\n"
+    peak = Peak(pid); peak.start()
+    gets = b"*2\r\n$3\r\nGET\r\n$1\r\nv\r\n" * 100
+    clients = []
+    for _ in range(50):
+        c = socket.create_connection(("127.0.0.1", port))
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        clients.append(c)
+    start = time.monotonic()
+    for c in clients:
+        c.sendall(gets)
+    worst = 0.0
+    pings = 0
+    left = 51
+    while time.monotonic() - start < seconds:
+        t = time.monotonic()
+        assert call(ping, b"*1\r\n$4\r\nPING\r\n") == b"+PONG\r\n"
+        worst = max(worst, time.monotonic() - t)
+        pings += 1
+        if pings % 50 == 0:
+            left = connected(ping)
+            if left <= 1:
+                break
+        time.sleep(0.001)
+    elapsed = time.monotonic() - start
+    peak.stop = True; peak.join()
+    out[name] = (worst * 1000, peak.peak, left - 1, elapsed)
+    for c in clients: c.close()
+    ping.close()
+
 def fds(pid):
     return sorted(os.readlink(f"/proc/{pid}/fd/{fd}").split("[")[0].rstrip(":") for fd in os.listdir(f"/proc/{pid}/fd"))
 
@@ -107,6 +159,12 @@ def main():
             print(label)
             for name in servers:
                 print(f"  {name:12} " + " / ".join(f"{v:.0f}" for v in out[name]))
+        # Timed: one server at a time, so that neither shares the cores with the other's work.
+        print("50 clients pipelining 100 GETs of 1 MiB, never reading (64 MB output limit): longest PING stall ms / peak MB RSS / clients still connected at the end / s")
+        for name, (proc, port) in servers.items():
+            out = {}
+            nonreaders(name, proc.pid, port, out)
+            print(f"  {name:12} " + " / ".join(f"{v:.0f}" for v in out[name]))
     finally:
         for proc, _ in servers.values():
             proc.terminate(); proc.wait()

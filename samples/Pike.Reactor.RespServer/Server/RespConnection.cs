@@ -14,6 +14,16 @@ namespace Pike.Reactor.RespServer.Server;
 /// </summary>
 internal sealed class RespConnection : Transport
 {
+    /// <summary>
+    /// Unsent output at which a client gets no more turns (and is not read) until the socket
+    /// took it below <see cref="OutputResumeBytes"/>: a client that does not read its replies
+    /// holds about this much, not the output limit, and costs the loop nothing meanwhile.
+    /// </summary>
+    public const int OutputPauseBytes = ClientInput.MaxReplyBytesPerTurn;
+
+    /// <summary>Unsent output below which a paused client's pipeline goes on.</summary>
+    public const int OutputResumeBytes = OutputPauseBytes / 4;
+
     private readonly RespServerHost _server;
     private readonly ClientInput _input;
     private readonly ReplyBuffer _reply;
@@ -22,6 +32,7 @@ internal sealed class RespConnection : Transport
     private bool _closeAfterReply;
     private bool _counted;
     private bool _yielded;
+    private bool _outputPaused;
     private readonly Action _resume;
 
     public RespConnection(RespServerHost server, long id)
@@ -38,7 +49,7 @@ internal sealed class RespConnection : Transport
 
     protected override void HandleRead()
     {
-        if (_closeAfterReply)
+        if (_closeAfterReply || _outputPaused)
         {
             return;
         }
@@ -66,7 +77,7 @@ internal sealed class RespConnection : Transport
     private void Resume()
     {
         _yielded = false;
-        if (!IsClosed && !_closeAfterReply)
+        if (!IsClosed && !_closeAfterReply && !_outputPaused)
         {
             RunTurn();
         }
@@ -109,6 +120,16 @@ internal sealed class RespConnection : Transport
         }
 
         Flush();
+        if (!IsClosed && !_closeAfterReply && _reply.PendingCount >= OutputPauseBytes)
+        {
+            // Back-pressure: no more work for this client until its replies drain (HandleWrite).
+            _outputPaused = true;
+            if (!ReadingPaused)
+            {
+                PauseReading();
+            }
+        }
+
         LargeMemory.CollectIfDue();
     }
 
@@ -116,7 +137,22 @@ internal sealed class RespConnection : Transport
     {
         _writeBlocked = false;
         Flush();
+        if (_outputPaused && !IsClosed && _reply.PendingCount < OutputResumeBytes)
+        {
+            _outputPaused = false;
+            if (_input.HasInput)
+            {
+                RunTurn(); // the rest of the pipeline, then reading resumes as after any turn
+            }
+            else
+            {
+                ResumeReading();
+            }
+        }
     }
+
+    /// <summary>Whether the client waits for its replies to drain before it gets another turn (for the tests).</summary>
+    internal bool OutputPaused => _outputPaused;
 
     protected override void HandleClose() => Shutdown();
 
