@@ -17,9 +17,11 @@ internal sealed class RespConnection : Transport
     /// <summary>
     /// Unsent output at which a client gets no more turns (and is not read) until the socket
     /// took it below <see cref="OutputResumeBytes"/>: a client that does not read its replies
-    /// holds about this much, not the output limit, and costs the loop nothing meanwhile.
+    /// holds what its last turn made (at most a turn's replies, see
+    /// <see cref="ClientInput.MaxReplyBytesPerTurn"/>), not the output limit, and costs the loop
+    /// nothing meanwhile (docs/resp-server.md, "Clients that do not read").
     /// </summary>
-    public const int OutputPauseBytes = ClientInput.MaxReplyBytesPerTurn;
+    public const int OutputPauseBytes = 256 * 1024;
 
     /// <summary>Unsent output below which a paused client's pipeline goes on.</summary>
     public const int OutputResumeBytes = OutputPauseBytes / 4;
