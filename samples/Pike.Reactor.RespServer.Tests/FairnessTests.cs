@@ -121,32 +121,114 @@ public sealed class FairnessTests
 public sealed class LargeValueTests
 {
     [Fact]
-    public void A_large_bulk_grows_the_input_buffer_to_the_request_not_to_double()
+    public void A_large_value_is_received_into_the_array_the_store_keeps()
     {
-        var input = new ClientInput(new byte[64 * 1024]);
+        var input = new ClientInput(new byte[64 * 1024], new LargeArgumentBudget());
         const int length = 3_000_000;
         byte[] head = Encoding.ASCII.GetBytes($"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n${length}\r\n");
-        var processor = new CommandProcessor(new KeyValueStore(), new ServerStats(() => 0), "test", () => 0);
-        var reply = new ReplyBuffer();
-        var session = new ClientSession(1);
-        byte[] chunk = new byte[8192];
-        Feed(input, head);
-        int sent = 0;
-        while (sent < 2_500_000)
+        (CommandProcessor processor, ReplyBuffer reply, ClientSession session) = NewProcessor();
+        byte[] value = Pattern(length);
+
+        // The header and the first bytes of the value in one read, the rest in reads of 8 KiB.
+        Feed(input, [.. head, .. value.AsSpan(0, 5000)]);
+        Assert.Equal(BatchResult.Continue, input.ProcessAvailable(processor, reply, session, int.MaxValue));
+        byte[]? large = input.LargeArgumentArray;
+        Assert.NotNull(large);
+        Assert.Equal(length, large.Length);
+        for (int sent = 5000; sent < length; sent += 8192)
         {
-            Feed(input, chunk);
-            sent += chunk.Length;
+            Feed(input, value.AsSpan(sent, Math.Min(8192, length - sent)));
+            Assert.Equal(BatchResult.Continue, input.ProcessAvailable(processor, reply, session, int.MaxValue));
+            Assert.True(input.Capacity <= 64 * 1024, $"the input buffer grew to {input.Capacity} bytes for a value received elsewhere");
+        }
+
+        // The CRLF split over two reads, a GET of the key behind it.
+        Feed(input, "\r"u8);
+        Assert.Equal(BatchResult.Continue, input.ProcessAvailable(processor, reply, session, int.MaxValue));
+        Assert.Equal(0, reply.PendingCount);
+        Feed(input, "\n*1\r\n$6\r\nDBSIZE\r\n"u8);
+        Assert.Equal(BatchResult.Continue, input.ProcessAvailable(processor, reply, session, int.MaxValue));
+        Assert.Equal("+OK\r\n:1\r\n", Encoding.ASCII.GetString(reply.Pending));
+        Assert.True(processor.Store.TryGet("k"u8, out byte[] stored));
+        Assert.Same(large, stored); // kept as it was received: no second copy
+        Assert.True(value.AsSpan().SequenceEqual(stored));
+        Assert.Null(input.LargeArgumentArray);
+        Assert.False(input.HasInput);
+    }
+
+    [Fact]
+    public void Large_values_in_one_MSET_and_a_large_ECHO_arrive_whole()
+    {
+        var input = new ClientInput(new byte[64 * 1024]);
+        (CommandProcessor processor, ReplyBuffer reply, ClientSession session) = NewProcessor();
+        byte[] first = Pattern(2_000_000);
+        byte[] second = Pattern(1_500_000);
+        byte[] echo = Pattern(1_200_000);
+        byte[] request = [
+            .. Encoding.ASCII.GetBytes($"*5\r\n$4\r\nMSET\r\n$1\r\na\r\n${first.Length}\r\n"), .. first,
+            .. Encoding.ASCII.GetBytes($"\r\n$1\r\nb\r\n${second.Length}\r\n"), .. second,
+            .. Encoding.ASCII.GetBytes($"\r\n*2\r\n$4\r\nECHO\r\n${echo.Length}\r\n"), .. echo, .. "\r\n"u8];
+        long releasedBefore = LargeMemory.ReleasedTotal;
+        for (int at = 0; at < request.Length; at += 65_000)
+        {
+            Feed(input, request.AsSpan(at, Math.Min(65_000, request.Length - at)));
             Assert.Equal(BatchResult.Continue, input.ProcessAvailable(processor, reply, session, int.MaxValue));
         }
 
-        // Plain doubling would have reached 4 MiB for the 2.5 MB that arrived; it stops at the 3 MB request.
-        Assert.InRange(input.Capacity, length, length + head.Length + 2 + 8192);
-        Feed(input, new byte[length - sent]);
-        Feed(input, "\r\n"u8);
+        Assert.True(processor.Store.TryGet("a"u8, out byte[] a) && a.AsSpan().SequenceEqual(first));
+        Assert.True(processor.Store.TryGet("b"u8, out byte[] b) && b.AsSpan().SequenceEqual(second));
+        byte[] expected = [.. "+OK\r\n"u8, .. Encoding.ASCII.GetBytes($"${echo.Length}\r\n"), .. echo, .. "\r\n"u8];
+        Assert.True(reply.Pending.SequenceEqual(expected), "the ECHO of a large argument differs");
+
+        // ECHO did not keep its large argument: it was counted as let go of.
+        Assert.True(LargeMemory.ReleasedTotal - releasedBefore >= echo.Length);
+        Assert.Null(input.LargeArgumentArray);
+    }
+
+    [Fact]
+    public void A_partial_large_value_is_let_go_when_the_client_leaves()
+    {
+        var input = new ClientInput(new byte[64 * 1024]);
+        (CommandProcessor processor, ReplyBuffer reply, ClientSession session) = NewProcessor();
+        const int declared = 50_000_000;
+        Feed(input, Encoding.ASCII.GetBytes($"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n${declared}\r\n"));
+        Feed(input, new byte[2_000_000]);
         Assert.Equal(BatchResult.Continue, input.ProcessAvailable(processor, reply, session, int.MaxValue));
-        Assert.Equal("+OK\r\n", Encoding.ASCII.GetString(reply.Pending));
-        Assert.True(input.Capacity <= 64 * 1024, "the large request's buffer was kept after it ran");
-        Assert.True(processor.Store.TryGet("k"u8, out byte[] value) && value.Length == length);
+        Assert.NotNull(input.LargeArgumentArray);
+        long releasedBefore = LargeMemory.ReleasedTotal;
+
+        input.Release();
+
+        Assert.Null(input.LargeArgumentArray);
+        Assert.True(LargeMemory.ReleasedTotal - releasedBefore >= declared, "the partial value was not counted as let go of");
+        Assert.Equal(0, processor.Store.Count);
+    }
+
+    [Fact]
+    public void A_large_argument_that_lies_about_its_length_still_counts_against_the_request_limit()
+    {
+        var input = new ClientInput(new byte[64 * 1024]);
+        (CommandProcessor processor, ReplyBuffer reply, ClientSession session) = NewProcessor();
+        Feed(input, Encoding.ASCII.GetBytes($"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n${RequestParser.MaxBulkLength + 1}\r\n"));
+        Assert.Equal(BatchResult.CloseAfterReply, input.ProcessAvailable(processor, reply, session, int.MaxValue));
+        Assert.Equal("-ERR Protocol error: invalid bulk length\r\n", Encoding.ASCII.GetString(reply.Pending));
+        Assert.Null(input.LargeArgumentArray); // refused on the header: nothing was reserved
+    }
+
+    [Theory]
+    [MemberData(nameof(Pollers.Available), MemberType = typeof(Pollers))]
+    public void A_large_SET_and_the_GET_behind_it_in_one_send(string poller)
+    {
+        using var server = new InProcessServer(poller, spinMicroseconds: 0);
+        using var client = new RawClient(server.Port);
+        byte[] value = Pattern(3_000_000);
+        byte[] request = [
+            .. Encoding.ASCII.GetBytes($"*3\r\n$3\r\nSET\r\n$3\r\nbig\r\n${value.Length}\r\n"), .. value, .. "\r\n"u8,
+            .. RawClient.Encode(["GET", "big"])];
+        client.Send(request);
+        Assert.Equal("+OK\r\n", client.ReadReplyText());
+        byte[] expected = [.. Encoding.ASCII.GetBytes($"${value.Length}\r\n"), .. value, .. "\r\n"u8];
+        Assert.True(client.ReadReply().AsSpan().SequenceEqual(expected), "GET did not return the large value");
     }
 
     [Fact]
@@ -173,4 +255,18 @@ public sealed class LargeValueTests
             bytes = bytes[n..];
         }
     }
+
+    private static byte[] Pattern(int length)
+    {
+        var bytes = new byte[length];
+        for (int i = 0; i < length; i++)
+        {
+            bytes[i] = (byte)(i * 31 + (i >> 11));
+        }
+
+        return bytes;
+    }
+
+    private static (CommandProcessor, ReplyBuffer, ClientSession) NewProcessor() =>
+        (new CommandProcessor(new KeyValueStore(), new ServerStats(() => 0), "test", () => 0), new ReplyBuffer(), new ClientSession(1));
 }

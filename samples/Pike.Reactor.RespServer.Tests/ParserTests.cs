@@ -90,20 +90,61 @@ public class ParserTests
     }
 
     [Fact]
-    public void A_huge_declared_bulk_reserves_no_memory_for_it()
+    public void A_huge_declared_bulk_reserves_within_the_budget_and_grows_past_it()
     {
-        var input = new ClientInput();
         (CommandProcessor processor, ReplyBuffer reply, ClientSession session) = NewProcessor();
-        long before = GC.GetAllocatedBytesForCurrentThread();
+
+        // Within the budget: an array of the declared length (uninitialized: no pages until bytes come), reserved until the client leaves.
+        var budget = new LargeArgumentBudget(600_000_000);
+        var input = new ClientInput(new byte[64 * 1024], budget);
         Feed(input, "*2\r\n$3\r\nGET\r\n$500000000\r\nabc"u8);
         Assert.Equal(BatchResult.Continue, input.ProcessAvailable(processor, reply, session, int.MaxValue));
-        Assert.True(input.ReadSpace().Length < 64 * 1024, "the buffer grew for bytes that have not arrived");
-        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 256 * 1024, "memory was reserved for a declared length");
+        Assert.Equal(500_000_000, input.LargeArgumentArray!.Length);
+        Assert.Equal(500_000_000, budget.Reserved);
+        Assert.True(input.Capacity <= 64 * 1024, "the input buffer grew for bytes that go elsewhere");
+
+        // A second one would pass the budget: its array starts at a few MiB.
+        var second = new ClientInput(new byte[64 * 1024], budget);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        Feed(second, "*2\r\n$3\r\nGET\r\n$500000000\r\nabc"u8);
+        Assert.Equal(BatchResult.Continue, second.ProcessAvailable(processor, reply, session, int.MaxValue));
+        Assert.InRange(second.LargeArgumentArray!.Length, 3, 8 * 1024 * 1024);
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 9 * 1024 * 1024, "memory was reserved for a declared length past the budget");
+        Assert.Equal(500_000_000, budget.Reserved);
+
+        input.Release();
+        second.Release();
+        Assert.Equal(0, budget.Reserved);
 
         var oversized = new ClientInput();
         Feed(oversized, "*1\r\n$536870913\r\n"u8);
         Assert.Equal(BatchResult.CloseAfterReply, oversized.ProcessAvailable(processor, reply, session, int.MaxValue));
         Assert.Equal("-ERR Protocol error: invalid bulk length\r\n", Encoding.ASCII.GetString(reply.Pending));
+    }
+
+    [Fact]
+    public void A_large_value_past_the_budget_grows_to_exactly_its_length()
+    {
+        (CommandProcessor processor, ReplyBuffer reply, ClientSession session) = NewProcessor();
+        var budget = new LargeArgumentBudget(0);
+        var input = new ClientInput(new byte[64 * 1024], budget);
+        var value = new byte[10_000_000];
+        new Random(7).NextBytes(value);
+        byte[] request = [.. Encoding.ASCII.GetBytes($"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n${value.Length}\r\n"), .. value, .. "\r\n"u8];
+        int largest = 0;
+        for (int at = 0; at < request.Length; at += 100_000)
+        {
+            Feed(input, request.AsSpan(at, Math.Min(100_000, request.Length - at)));
+            Assert.Equal(BatchResult.Continue, input.ProcessAvailable(processor, reply, session, int.MaxValue));
+            largest = Math.Max(largest, input.LargeArgumentArray?.Length ?? 0);
+        }
+
+        Assert.Equal("+OK\r\n", Encoding.ASCII.GetString(reply.Pending));
+        Assert.True(processor.Store.TryGet("k"u8, out byte[] stored));
+        Assert.Equal(value.Length, stored.Length);
+        Assert.True(value.AsSpan().SequenceEqual(stored));
+        Assert.True(largest <= value.Length);
+        Assert.Equal(0, budget.Reserved);
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using System;
+using System.Threading;
 using System.Diagnostics;
 using System.IO;
 using System.Text;
@@ -150,6 +151,55 @@ public class ServerTests
         Assert.True(slow.WaitForClose(), "the dropped client's connection stayed open");
         Assert.Contains("clients_dropped_for_output:1\r\n", other.Call("INFO"));
         Assert.Equal("+PONG\r\n", other.Call("PING"));
+    }
+
+    [Theory]
+    [MemberData(nameof(Pollers.Available), MemberType = typeof(Pollers))]
+    public void A_client_that_does_not_read_waits_for_its_replies_to_drain_and_loses_none(string poller)
+    {
+        // Default output limit (64 MiB): 100 GETs of 256 KiB are 25 MiB of replies, which would fit;
+        // the server still runs only as many as it can send plus about a megabyte, then waits.
+        using var server = new InProcessServer(poller, spinMicroseconds: 0);
+        using var other = new RawClient(server.Port);
+        string value = new string('v', 256 * 1024);
+        Assert.Equal("+OK\r\n", other.Call("SET", "v", value));
+        using var slow = new RawClient(server.Port, receiveBuffer: 4096);
+        slow.Send(string.Concat(Enumerable.Repeat("GET v\r\n", 100)));
+
+        int infoCalls = 0;
+        long Gets()
+        {
+            infoCalls++;
+            string info = other.Call("INFO");
+            int at = info.IndexOf("total_commands_processed:", StringComparison.Ordinal) + "total_commands_processed:".Length;
+            return long.Parse(info[at..info.IndexOf('\r', at)], System.Globalization.CultureInfo.InvariantCulture) - 1 - infoCalls; // less the SET and the INFOs
+        }
+
+        // Wait until the server stopped running the pipeline (the same count three times in a row).
+        long deadline = Environment.TickCount64 + 20_000;
+        long last = -1;
+        int same = 0;
+        while (same < 3 && Environment.TickCount64 < deadline)
+        {
+            Thread.Sleep(200);
+            long now = Gets();
+            same = now == last ? same + 1 : 0;
+            last = now;
+        }
+
+        Assert.Equal(3, same);
+        Assert.InRange(last, 1, 99); // held: not every reply was made and buffered
+        Assert.Contains("clients_dropped_for_output:0\r\n", other.Call("INFO"));
+        Assert.Equal("+PONG\r\n", other.Call("PING"));
+
+        // Once it reads, every reply comes, whole and in order.
+        string expected = $"${value.Length}\r\n{value}\r\n";
+        for (int i = 0; i < 100; i++)
+        {
+            Assert.Equal(expected, slow.ReadReplyText());
+        }
+
+        Assert.Equal("+PONG\r\n", slow.Call("PING"));
     }
 
     [Theory]

@@ -24,8 +24,15 @@ internal sealed class CommandProcessor(KeyValueStore store, ServerStats stats, s
 
     public ServerStats Stats => stats;
 
-    public CommandOutcome Execute(ReadOnlySpan<byte> input, ReadOnlySpan<ArgRange> args, ReplyBuffer reply, ClientSession session)
+    /// <summary>Whether the last <see cref="Execute(RequestInput, ReadOnlySpan{ArgRange}, ReplyBuffer, ClientSession)"/> kept the request's large argument as a value (its array now belongs to the store).</summary>
+    public bool TookLargeArgument { get; private set; }
+
+    public CommandOutcome Execute(ReadOnlySpan<byte> input, ReadOnlySpan<ArgRange> args, ReplyBuffer reply, ClientSession session) =>
+        Execute(new RequestInput(input), args, reply, session);
+
+    public CommandOutcome Execute(RequestInput input, ReadOnlySpan<ArgRange> args, ReplyBuffer reply, ClientSession session)
     {
+        TookLargeArgument = false;
         if (args.IsEmpty)
         {
             return CommandOutcome.Continue;
@@ -169,8 +176,8 @@ internal sealed class CommandProcessor(KeyValueStore store, ServerStats stats, s
         return CommandOutcome.Continue;
     }
 
-    private static ReadOnlySpan<byte> Arg(ReadOnlySpan<byte> input, ReadOnlySpan<ArgRange> args, int index) =>
-        input.Slice(args[index].Offset, args[index].Length);
+    private static ReadOnlySpan<byte> Arg(RequestInput input, ReadOnlySpan<ArgRange> args, int index) =>
+        input[args[index]];
 
     private static bool Is(ReadOnlySpan<byte> name, ReadOnlySpan<byte> upper) => Ascii.EqualsIgnoreCase(name, upper);
 
@@ -180,7 +187,7 @@ internal sealed class CommandProcessor(KeyValueStore store, ServerStats stats, s
         return CommandOutcome.Continue;
     }
 
-    private static CommandOutcome Ping(ReadOnlySpan<byte> input, ReadOnlySpan<ArgRange> args, ReplyBuffer reply, ClientSession session)
+    private static CommandOutcome Ping(RequestInput input, ReadOnlySpan<ArgRange> args, ReplyBuffer reply, ClientSession session)
     {
         if (args.Length > 2)
         {
@@ -204,7 +211,7 @@ internal sealed class CommandProcessor(KeyValueStore store, ServerStats stats, s
         return CommandOutcome.Continue;
     }
 
-    private static CommandOutcome Echo(ReadOnlySpan<byte> input, ReadOnlySpan<ArgRange> args, ReplyBuffer reply)
+    private static CommandOutcome Echo(RequestInput input, ReadOnlySpan<ArgRange> args, ReplyBuffer reply)
     {
         if (ExpectArity(args, 2, "echo", reply))
         {
@@ -214,7 +221,7 @@ internal sealed class CommandProcessor(KeyValueStore store, ServerStats stats, s
         return CommandOutcome.Continue;
     }
 
-    private CommandOutcome Get(ReadOnlySpan<byte> input, ReadOnlySpan<ArgRange> args, ReplyBuffer reply)
+    private CommandOutcome Get(RequestInput input, ReadOnlySpan<ArgRange> args, ReplyBuffer reply)
     {
         if (ExpectArity(args, 2, "get", reply))
         {
@@ -231,7 +238,7 @@ internal sealed class CommandProcessor(KeyValueStore store, ServerStats stats, s
         return CommandOutcome.Continue;
     }
 
-    private CommandOutcome Set(ReadOnlySpan<byte> input, ReadOnlySpan<ArgRange> args, ReplyBuffer reply)
+    private CommandOutcome Set(RequestInput input, ReadOnlySpan<ArgRange> args, ReplyBuffer reply)
     {
         if (args.Length < 3)
         {
@@ -245,12 +252,26 @@ internal sealed class CommandProcessor(KeyValueStore store, ServerStats stats, s
             return CommandOutcome.Continue;
         }
 
-        store.Set(Arg(input, args, 1), Arg(input, args, 2));
+        SetValue(input, args, 1);
         reply.Write("+OK\r\n"u8);
         return CommandOutcome.Continue;
     }
 
-    private CommandOutcome Delete(ReadOnlySpan<byte> input, ReadOnlySpan<ArgRange> args, ReplyBuffer reply, string command)
+    // The value after the key at keyIndex; a large argument received into its own array is kept as it is, not copied.
+    private void SetValue(RequestInput input, ReadOnlySpan<ArgRange> args, int keyIndex)
+    {
+        if (args[keyIndex + 1].IsExternal && !TookLargeArgument)
+        {
+            store.Adopt(Arg(input, args, keyIndex), input.Large!);
+            TookLargeArgument = true;
+        }
+        else
+        {
+            store.Set(Arg(input, args, keyIndex), Arg(input, args, keyIndex + 1));
+        }
+    }
+
+    private CommandOutcome Delete(RequestInput input, ReadOnlySpan<ArgRange> args, ReplyBuffer reply, string command)
     {
         if (args.Length < 2)
         {
@@ -269,7 +290,7 @@ internal sealed class CommandProcessor(KeyValueStore store, ServerStats stats, s
         return Integer(removed, reply);
     }
 
-    private CommandOutcome Exists(ReadOnlySpan<byte> input, ReadOnlySpan<ArgRange> args, ReplyBuffer reply)
+    private CommandOutcome Exists(RequestInput input, ReadOnlySpan<ArgRange> args, ReplyBuffer reply)
     {
         if (args.Length < 2)
         {
@@ -288,7 +309,7 @@ internal sealed class CommandProcessor(KeyValueStore store, ServerStats stats, s
         return Integer(found, reply);
     }
 
-    private CommandOutcome Increment(ReadOnlySpan<byte> input, ReadOnlySpan<ArgRange> args, ReplyBuffer reply)
+    private CommandOutcome Increment(RequestInput input, ReadOnlySpan<ArgRange> args, ReplyBuffer reply)
     {
         if (!ExpectArity(args, 2, "incr", reply))
         {
@@ -316,7 +337,7 @@ internal sealed class CommandProcessor(KeyValueStore store, ServerStats stats, s
         return Integer(value, reply);
     }
 
-    private CommandOutcome MultiGet(ReadOnlySpan<byte> input, ReadOnlySpan<ArgRange> args, ReplyBuffer reply)
+    private CommandOutcome MultiGet(RequestInput input, ReadOnlySpan<ArgRange> args, ReplyBuffer reply)
     {
         if (args.Length < 2)
         {
@@ -339,7 +360,7 @@ internal sealed class CommandProcessor(KeyValueStore store, ServerStats stats, s
         return CommandOutcome.Continue;
     }
 
-    private CommandOutcome MultiSet(ReadOnlySpan<byte> input, ReadOnlySpan<ArgRange> args, ReplyBuffer reply)
+    private CommandOutcome MultiSet(RequestInput input, ReadOnlySpan<ArgRange> args, ReplyBuffer reply)
     {
         if (args.Length < 3 || args.Length % 2 == 0)
         {
@@ -348,14 +369,14 @@ internal sealed class CommandProcessor(KeyValueStore store, ServerStats stats, s
 
         for (int i = 1; i < args.Length; i += 2)
         {
-            store.Set(Arg(input, args, i), Arg(input, args, i + 1));
+            SetValue(input, args, i);
         }
 
         reply.Write("+OK\r\n"u8);
         return CommandOutcome.Continue;
     }
 
-    private CommandOutcome FlushAll(ReadOnlySpan<byte> input, ReadOnlySpan<ArgRange> args, ReplyBuffer reply)
+    private CommandOutcome FlushAll(RequestInput input, ReadOnlySpan<ArgRange> args, ReplyBuffer reply)
     {
         if (args.Length > 2 || (args.Length == 2 && !Is(Arg(input, args, 1), "ASYNC"u8) && !Is(Arg(input, args, 1), "SYNC"u8)))
         {
@@ -368,7 +389,7 @@ internal sealed class CommandProcessor(KeyValueStore store, ServerStats stats, s
         return CommandOutcome.Continue;
     }
 
-    private static CommandOutcome Select(ReadOnlySpan<byte> input, ReadOnlySpan<ArgRange> args, ReplyBuffer reply)
+    private static CommandOutcome Select(RequestInput input, ReadOnlySpan<ArgRange> args, ReplyBuffer reply)
     {
         if (!ExpectArity(args, 2, "select", reply))
         {
@@ -388,7 +409,7 @@ internal sealed class CommandProcessor(KeyValueStore store, ServerStats stats, s
         return CommandOutcome.Continue;
     }
 
-    private static CommandOutcome Command(ReadOnlySpan<byte> input, ReadOnlySpan<ArgRange> args, ReplyBuffer reply)
+    private static CommandOutcome Command(RequestInput input, ReadOnlySpan<ArgRange> args, ReplyBuffer reply)
     {
         // Clients ask for command metadata (redis-cli: COMMAND DOCS for its hints) and cope
         // with an empty answer; nothing here relies on it. The subcommands' arity and errors
@@ -436,7 +457,7 @@ internal sealed class CommandProcessor(KeyValueStore store, ServerStats stats, s
     }
 
     // COMMAND GETKEYS: the key positions of the commands this server has, as Redis's key specs give them.
-    private static CommandOutcome GetKeys(ReadOnlySpan<byte> input, ReadOnlySpan<ArgRange> args, ReplyBuffer reply, bool withFlags)
+    private static CommandOutcome GetKeys(RequestInput input, ReadOnlySpan<ArgRange> args, ReplyBuffer reply, bool withFlags)
     {
         ReadOnlySpan<byte> name = Arg(input, args, 0);
         int found = -1;
@@ -546,7 +567,7 @@ internal sealed class CommandProcessor(KeyValueStore store, ServerStats stats, s
 
     private static int SupportedCommandCount => CommandTable.Length;
 
-    private static CommandOutcome Config(ReadOnlySpan<byte> input, ReadOnlySpan<ArgRange> args, ReplyBuffer reply)
+    private static CommandOutcome Config(RequestInput input, ReadOnlySpan<ArgRange> args, ReplyBuffer reply)
     {
         if (args.Length < 2)
         {
@@ -612,7 +633,7 @@ internal sealed class CommandProcessor(KeyValueStore store, ServerStats stats, s
 
     // CONFIG SET checks names and values as Redis does and answers +OK, but changes nothing:
     // none of these settings means anything to this server.
-    private static CommandOutcome ConfigSet(ReadOnlySpan<byte> input, ReadOnlySpan<ArgRange> args, ReplyBuffer reply)
+    private static CommandOutcome ConfigSet(RequestInput input, ReadOnlySpan<ArgRange> args, ReplyBuffer reply)
     {
         if (args.Length < 4)
         {
@@ -732,7 +753,7 @@ internal sealed class CommandProcessor(KeyValueStore store, ServerStats stats, s
         ("timeout"u8.ToArray(), "0"u8.ToArray()),
     ];
 
-    private static CommandOutcome Client(ReadOnlySpan<byte> input, ReadOnlySpan<ArgRange> args, ReplyBuffer reply, ClientSession session)
+    private static CommandOutcome Client(RequestInput input, ReadOnlySpan<ArgRange> args, ReplyBuffer reply, ClientSession session)
     {
         if (args.Length < 2)
         {
@@ -812,7 +833,7 @@ internal sealed class CommandProcessor(KeyValueStore store, ServerStats stats, s
         return CommandOutcome.Continue;
     }
 
-    private static CommandOutcome Subscribe(ReadOnlySpan<byte> input, ReadOnlySpan<ArgRange> args, ReplyBuffer reply, ClientSession session)
+    private static CommandOutcome Subscribe(RequestInput input, ReadOnlySpan<ArgRange> args, ReplyBuffer reply, ClientSession session)
     {
         if (args.Length < 2)
         {
@@ -836,7 +857,7 @@ internal sealed class CommandProcessor(KeyValueStore store, ServerStats stats, s
         return CommandOutcome.Continue;
     }
 
-    private static CommandOutcome Unsubscribe(ReadOnlySpan<byte> input, ReadOnlySpan<ArgRange> args, ReplyBuffer reply, ClientSession session)
+    private static CommandOutcome Unsubscribe(RequestInput input, ReadOnlySpan<ArgRange> args, ReplyBuffer reply, ClientSession session)
     {
         List<byte[]> channels = session.Channels ??= new List<byte[]>();
         if (args.Length == 1)
@@ -898,7 +919,7 @@ internal sealed class CommandProcessor(KeyValueStore store, ServerStats stats, s
         WriteError(reply, "-ERR Can't execute '"u8, lower, "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context\r\n"u8);
     }
 
-    private CommandOutcome Info(ReadOnlySpan<byte> input, ReadOnlySpan<ArgRange> args, ReplyBuffer reply)
+    private CommandOutcome Info(RequestInput input, ReadOnlySpan<ArgRange> args, ReplyBuffer reply)
     {
         // Sampled first, so that the reply's own formatting is not counted.
         long allocated = stats.AllocatedBytes();
@@ -955,7 +976,7 @@ internal sealed class CommandProcessor(KeyValueStore store, ServerStats stats, s
         return CommandOutcome.Continue;
     }
 
-    private static bool AnySection(ReadOnlySpan<byte> input, ReadOnlySpan<ArgRange> args, ReadOnlySpan<byte> section)
+    private static bool AnySection(RequestInput input, ReadOnlySpan<ArgRange> args, ReadOnlySpan<byte> section)
     {
         for (int i = 1; i < args.Length; i++)
         {
@@ -1040,7 +1061,7 @@ internal sealed class CommandProcessor(KeyValueStore store, ServerStats stats, s
 
     // Redis's "unknown command" reply: the name (up to 128 bytes) and the arguments quoted
     // while their text stays under 128 bytes, each cut to what is left of the 128.
-    private static void WriteUnknownCommand(ReadOnlySpan<byte> input, ReadOnlySpan<ArgRange> args, ReplyBuffer reply)
+    private static void WriteUnknownCommand(RequestInput input, ReadOnlySpan<ArgRange> args, ReplyBuffer reply)
     {
         ReadOnlySpan<byte> name = Arg(input, args, 0);
         Span<byte> listed = stackalloc byte[128 + 3 + 128];

@@ -208,8 +208,10 @@ internal sealed class ReplyBuffer(byte[]? shared = null)
         }
         else
         {
-            // Doubling, but never past the limit: the limit was checked before this reply.
-            long size = Math.Max(needed, Math.Min(Math.Max(InitialCapacity, (long)_buffer.Length * 2), Limit));
+            // Doubling, but never past the limit (checked before this reply); past a megabyte, room
+            // for this reply and an eighth more: a large reply does not leave half its buffer empty.
+            long doubled = needed > ShrinkAbove ? needed + needed / 8 : Math.Max(InitialCapacity, (long)_buffer.Length * 2);
+            long size = Math.Max(needed, Math.Min(doubled, Limit));
             var bigger = new byte[(int)Math.Min(size, Array.MaxLength)];
             _buffer.AsSpan(_head, pending).CopyTo(bigger);
             _buffer = bigger;

@@ -34,6 +34,8 @@ internal sealed class RequestParser
     private bool _inMultibulk;
     private int _remaining;
     private int _bulkLength = -1;
+    private bool _external;
+    private int _externalLength;
 
     /// <summary>Where the request being parsed starts in the buffer.</summary>
     public int RequestStart { get; private set; }
@@ -43,6 +45,26 @@ internal sealed class RequestParser
 
     /// <summary>When incomplete inside a bulk argument: how long the buffer must be (from its start) to hold it; else 0.</summary>
     public long RequiredLength { get; private set; }
+
+    /// <summary>
+    /// When incomplete inside a bulk argument's data: the argument's length (its data starts at
+    /// <see cref="Position"/>); else -1.
+    /// </summary>
+    public int PendingBulkLength => _inMultibulk && _bulkLength >= 0 && !_external ? _bulkLength : -1;
+
+    /// <summary>
+    /// The pending bulk argument's data is kept outside the buffer (see <see cref="ClientInput"/>'s
+    /// large arguments): the buffer ends where its data would start, and the parser goes on after
+    /// it as if it had been read, taking the next two bytes as its CRLF. The argument is given as
+    /// <see cref="ArgRange.External"/>.
+    /// </summary>
+    public void ExternalizeBulk()
+    {
+        _external = true;
+        _externalLength = _bulkLength;
+        _bulkLength = 0;
+        RequiredLength = 0;
+    }
 
     /// <summary>The arguments of the request just completed.</summary>
     public ReadOnlySpan<ArgRange> Arguments => _args.AsSpan(0, _argCount);
@@ -126,7 +148,15 @@ internal sealed class RequestParser
                 return ParseStatus.Incomplete;
             }
 
-            AddArgument(_position, _bulkLength);
+            if (_external)
+            {
+                _external = false;
+                AddArgument(ArgRange.ExternalOffset, _externalLength);
+            }
+            else
+            {
+                AddArgument(_position, _bulkLength);
+            }
 
             // Like Redis, the two bytes after the data are taken as CRLF without looking.
             _position = (int)end;
@@ -145,7 +175,10 @@ internal sealed class RequestParser
         RequestStart -= delta;
         for (int i = 0; i < _argCount; i++)
         {
-            _args[i] = new ArgRange(_args[i].Offset - delta, _args[i].Length);
+            if (!_args[i].IsExternal)
+            {
+                _args[i] = new ArgRange(_args[i].Offset - delta, _args[i].Length);
+            }
         }
     }
 
@@ -157,6 +190,7 @@ internal sealed class RequestParser
         _inMultibulk = false;
         _remaining = 0;
         _bulkLength = -1;
+        _external = false;
         RequestStart = 0;
         RequiredLength = 0;
         Error = null;

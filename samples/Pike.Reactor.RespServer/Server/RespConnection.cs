@@ -14,6 +14,18 @@ namespace Pike.Reactor.RespServer.Server;
 /// </summary>
 internal sealed class RespConnection : Transport
 {
+    /// <summary>
+    /// Unsent output at which a client gets no more turns (and is not read) until the socket
+    /// took it below <see cref="OutputResumeBytes"/>: a client that does not read its replies
+    /// holds what its last turn made (at most a turn's replies, see
+    /// <see cref="ClientInput.MaxReplyBytesPerTurn"/>), not the output limit, and costs the loop
+    /// nothing meanwhile (docs/resp-server.md, "Clients that do not read").
+    /// </summary>
+    public const int OutputPauseBytes = 256 * 1024;
+
+    /// <summary>Unsent output below which a paused client's pipeline goes on.</summary>
+    public const int OutputResumeBytes = OutputPauseBytes / 4;
+
     private readonly RespServerHost _server;
     private readonly ClientInput _input;
     private readonly ReplyBuffer _reply;
@@ -22,13 +34,14 @@ internal sealed class RespConnection : Transport
     private bool _closeAfterReply;
     private bool _counted;
     private bool _yielded;
+    private bool _outputPaused;
     private readonly Action _resume;
 
     public RespConnection(RespServerHost server, long id)
         : base(server.Poller)
     {
         _server = server;
-        _input = new ClientInput(server.SharedInput);
+        _input = new ClientInput(server.SharedInput, server.LargeArguments);
         _reply = new ReplyBuffer(server.SharedOutput);
         _session = new ClientSession(id);
         _counted = true;
@@ -38,7 +51,7 @@ internal sealed class RespConnection : Transport
 
     protected override void HandleRead()
     {
-        if (_closeAfterReply)
+        if (_closeAfterReply || _outputPaused)
         {
             return;
         }
@@ -66,7 +79,7 @@ internal sealed class RespConnection : Transport
     private void Resume()
     {
         _yielded = false;
-        if (!IsClosed && !_closeAfterReply)
+        if (!IsClosed && !_closeAfterReply && !_outputPaused)
         {
             RunTurn();
         }
@@ -109,6 +122,16 @@ internal sealed class RespConnection : Transport
         }
 
         Flush();
+        if (!IsClosed && !_closeAfterReply && _reply.PendingCount >= OutputPauseBytes)
+        {
+            // Back-pressure: no more work for this client until its replies drain (HandleWrite).
+            _outputPaused = true;
+            if (!ReadingPaused)
+            {
+                PauseReading();
+            }
+        }
+
         LargeMemory.CollectIfDue();
     }
 
@@ -116,7 +139,22 @@ internal sealed class RespConnection : Transport
     {
         _writeBlocked = false;
         Flush();
+        if (_outputPaused && !IsClosed && _reply.PendingCount < OutputResumeBytes)
+        {
+            _outputPaused = false;
+            if (_input.HasInput)
+            {
+                RunTurn(); // the rest of the pipeline, then reading resumes as after any turn
+            }
+            else
+            {
+                ResumeReading();
+            }
+        }
     }
+
+    /// <summary>Whether the client waits for its replies to drain before it gets another turn (for the tests).</summary>
+    internal bool OutputPaused => _outputPaused;
 
     protected override void HandleClose() => Shutdown();
 

@@ -50,6 +50,9 @@ internal sealed class RespServerHost : IDisposable
 
     public ServerStats Stats { get; }
 
+    /// <summary>The bytes large arguments may announce ahead of their arrival, for every client of this server together.</summary>
+    internal LargeArgumentBudget LargeArguments { get; } = new();
+
     public CommandProcessor Processor { get; }
 
     public int MaxOutputBytes { get; }

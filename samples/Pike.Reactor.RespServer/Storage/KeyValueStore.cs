@@ -43,6 +43,21 @@ internal sealed class KeyValueStore
         }
     }
 
+    /// <summary>
+    /// Stores <paramref name="value"/> itself as the value (a large argument received into its
+    /// own array): nothing is copied, and the caller lets go of the array.
+    /// </summary>
+    public void Adopt(ReadOnlySpan<byte> key, byte[] value)
+    {
+        ref byte[]? slot = ref CollectionsMarshal.GetValueRefOrAddDefault(_lookup, key, out bool exists);
+        if (exists)
+        {
+            LargeMemory.Released(slot!.Length);
+        }
+
+        slot = value;
+    }
+
     public bool Remove(ReadOnlySpan<byte> key)
     {
         if (!_lookup.Remove(key, out _, out byte[]? value))
@@ -67,7 +82,7 @@ internal sealed class KeyValueStore
     // Every byte is written at once: clearing it first would touch the pages twice.
     private static byte[] CopyLarge(ReadOnlySpan<byte> value)
     {
-        byte[] copy = GC.AllocateUninitializedArray<byte>(value.Length);
+        byte[] copy = LargeMemory.Allocate(value.Length);
         value.CopyTo(copy);
         return copy;
     }

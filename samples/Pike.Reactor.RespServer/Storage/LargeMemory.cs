@@ -1,4 +1,5 @@
 using System;
+using System.Threading;
 
 namespace Pike.Reactor.RespServer.Storage;
 
@@ -24,12 +25,28 @@ internal static class LargeMemory
     /// <summary>Collections run so far (INFO-free: for the tests).</summary>
     public static int Collections { get; private set; }
 
+    private static long s_releasedTotal;
+
+    /// <summary>
+    /// A large array whose every byte the caller writes: uninitialized, so its pages are backed
+    /// only once written, and on the pinned object heap, which the collections here never
+    /// compact. On the large object heap an aggressive collection (the one
+    /// <see cref="CollectIfDue"/> runs) compacts, and moved (or slid in place) every live large
+    /// array, writing all its pages: four clients each part-way through a 500 MB value grew from
+    /// 800 MB to 1.3-1.9 GB when one of them left (docs/resp-server.md, "Big requests and memory").
+    /// </summary>
+    public static byte[] Allocate(int length) => GC.AllocateUninitializedArray<byte>(length, pinned: true);
+
+    /// <summary>Large bytes let go of so far, by every loop of the process (for the tests).</summary>
+    public static long ReleasedTotal => Interlocked.Read(ref s_releasedTotal);
+
     /// <summary>An array of <paramref name="length"/> bytes is no longer referenced.</summary>
     public static void Released(long length)
     {
         if (length >= Threshold)
         {
             s_released += length;
+            Interlocked.Add(ref s_releasedTotal, length);
         }
     }
 
