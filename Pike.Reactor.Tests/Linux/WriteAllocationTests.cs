@@ -57,36 +57,69 @@ public class WriteAllocationTests
         // Not a TestChannel: its record of every call would allocate as it grows.
         var channel = new DrainCountingChannel(poller);
         channel.SetSocket(server);
-        channel.Socket!.SendBufferSize = 16 * 1024; // the socket takes part; the rest is queued
-        using var reader = new DrainingPeer(peer);
+        // Fixed buffers on both ends, so the kernel does not grow the receiver's: the connection
+        // holds well under a round's 240 KB while the peer reads nothing.
+        channel.Socket!.SendBufferSize = 16 * 1024;
+        peer.ReceiveBufferSize = 32 * 1024;
         byte[] message = new byte[3000];
+        byte[] sink = new byte[64 * 1024];
+        long received = 0;
+        long queuedRounds = 0;
 
+        // One thread does everything, so every round is the same: the burst is written while
+        // the peer reads nothing (the queue takes what the socket does not), then the peer is
+        // read between polls until the queue is empty.
         void Rounds(int count)
         {
             for (int i = 0; i < count; i++)
             {
-                for (int j = 0; j < 40; j++)
+                for (int j = 0; j < 80; j++)
                 {
-                    channel.Write(message); // 120 KB a round: more than the socket takes at once
+                    channel.Write(message);
+                }
+
+                if (channel.QueuedBytes > 0)
+                {
+                    queuedRounds++;
                 }
 
                 while (channel.QueuedBytes > 0)
                 {
-                    poller.Poll(TimeSpan.FromSeconds(5));
+                    while (peer.Available > 0)
+                    {
+                        received += peer.Receive(sink);
+                    }
+
+                    poller.Poll(TimeSpan.FromMilliseconds(10));
                 }
+            }
+
+            while (peer.Available > 0 || received % (3000L * 80) != 0)
+            {
+                received += peer.Receive(sink);
             }
         }
 
         Rounds(200); // JIT, tiering and the chunk pool settle first
-        long drainedBefore = channel.Drained;
-        long allocated = GC.GetAllocatedBytesForCurrentThread();
-        Rounds(200);
-        allocated = GC.GetAllocatedBytesForCurrentThread() - allocated;
 
-        long queuedRounds = channel.Drained - drainedBefore;
-        Assert.True(queuedRounds >= 100, $"only {queuedRounds} of 200 rounds queued: the test did not exercise the queue");
+        // The runtime's own background work (tiering's call counting, say) can land one small
+        // allocation on this thread in any pass; an allocation per flush shows in every pass.
+        long allocated = long.MaxValue;
+        int passes = 0;
+        while (allocated != 0 && passes < 3)
+        {
+            passes++;
+            long drainedBefore = channel.Drained;
+            queuedRounds = 0;
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            Rounds(200);
+            allocated = Math.Min(allocated, GC.GetAllocatedBytesForCurrentThread() - before);
+            Assert.Equal(200, queuedRounds);
+            Assert.Equal(200, channel.Drained - drainedBefore);
+        }
+
         Assert.Equal(0, allocated);
-        Wait.For(() => reader.Received >= 3000L * 40 * 400, "the peer reading all that was written");
+        Assert.Equal(3000L * 80 * 200 * (passes + 1), received);
     }
 
     /// <summary>Counts the times its queue emptied; nothing else.</summary>
