@@ -9,10 +9,17 @@ namespace Pike.Reactor.Tests;
 public sealed class TestListener : Listener
 {
     public TestListener(BasePoller poller, Action<TestChannel>? configure = null)
+        : this(poller, new IPEndPoint(IPAddress.Loopback, 0), configure)
+    {
+    }
+
+    /// <summary>A listener on <paramref name="endpoint"/> (a Unix domain socket's, say); <paramref name="beforeListen"/> sets options first.</summary>
+    public TestListener(BasePoller poller, EndPoint endpoint, Action<TestChannel>? configure = null, Action<TestListener>? beforeListen = null)
         : base(poller)
     {
         Configure = configure;
-        Listen(new IPEndPoint(IPAddress.Loopback, 0));
+        beforeListen?.Invoke(this);
+        Listen(endpoint);
     }
 
     public Action<TestChannel>? Configure { get; set; }

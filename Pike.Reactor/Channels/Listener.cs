@@ -34,9 +34,16 @@ public abstract class Listener : Transport
     public EndPoint? LocalEndPoint => Socket?.LocalEndPoint;
 
     /// <summary>
-    /// Binds to <paramref name="endpoint"/> and listens (creating a TCP socket first when the
-    /// listener has none). On failure nothing is left open or registered.
+    /// Binds to <paramref name="endpoint"/> and listens, creating the socket first when the
+    /// listener has none: TCP for an <see cref="IPEndPoint"/>, a Unix domain stream socket for a
+    /// <see cref="UnixDomainSocketEndPoint"/> (a path, or on Linux an abstract name starting with
+    /// a NUL character). On failure nothing is left open or registered.
     /// </summary>
+    /// <remarks>
+    /// A Unix socket bound to a path leaves a file behind: the listener removes it when it
+    /// closes, and with <see cref="RemoveStaleSocketFile"/> removes one a crashed process left
+    /// before it binds.
+    /// </remarks>
     /// <exception cref="ArgumentNullException"><paramref name="endpoint"/> is null.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="backlog"/> is not positive.</exception>
     /// <exception cref="SocketException">The bind or listen failed (address in use, for example).</exception>
@@ -47,11 +54,12 @@ public abstract class Listener : Transport
         ObjectDisposedException.ThrowIf(IsClosed, this);
         Poller.ThrowIfForeignThread();
         DescriptorReserve.Ensure(); // now, while a descriptor can still be had (docs/pitfalls.md 18)
+        string? socketFile = UnixSocketFile.PathOf(endpoint);
         if (Socket is { } existing)
         {
             if (!existing.IsBound)
             {
-                existing.Bind(endpoint);
+                Bind(existing, endpoint, socketFile);
             }
 
             existing.Listen(backlog);
@@ -60,12 +68,16 @@ public abstract class Listener : Transport
             return;
         }
 
-        var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        bool unix = endpoint.AddressFamily == AddressFamily.Unix;
+        var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, unix ? ProtocolType.Unspecified : ProtocolType.Tcp);
         try
         {
-            AllowRebindDuringTimeWait(socket);
+            if (!unix)
+            {
+                AllowRebindDuringTimeWait(socket);
+            }
 
-            socket.Bind(endpoint);
+            Bind(socket, endpoint, socketFile);
             socket.Listen(backlog);
             IsListening = true;
             SetSocket(socket);
@@ -74,8 +86,34 @@ public abstract class Listener : Transport
         {
             IsListening = false;
             socket.Dispose();
+            if (_socketFile is { } bound)
+            {
+                _socketFile = null;
+                UnixSocketFile.RemoveOnClose(bound);
+            }
+
             throw;
         }
+    }
+
+    /// <summary>
+    /// Before <see cref="Listen"/> binds a Unix socket to a path where a file already is: remove
+    /// it if it is a socket file nobody listens on (what a process that crashed leaves), so that
+    /// the bind succeeds. A socket somebody listens on still fails the bind with
+    /// <see cref="SocketError.AddressAlreadyInUse"/>; a file with content, a directory or a link
+    /// is never removed. Off by default, as for a bare socket.
+    /// </summary>
+    public bool RemoveStaleSocketFile { get; set; }
+
+    private void Bind(Socket socket, EndPoint endpoint, string? socketFile)
+    {
+        if (socketFile is not null && RemoveStaleSocketFile)
+        {
+            UnixSocketFile.RemoveIfStale(socketFile);
+        }
+
+        socket.Bind(endpoint);
+        _socketFile = socketFile;
     }
 
     /// <summary>
@@ -156,6 +194,7 @@ public abstract class Listener : Transport
 
     private IDisposable? _retry;
     private Action? _retryAccepting;
+    private string? _socketFile; // the path a Unix socket was bound to, removed on close
 
     /// <summary>Cancels a pending accept retry; the listener's socket closes as any transport's.</summary>
     protected override void Dispose(bool disposing)
@@ -174,6 +213,11 @@ public abstract class Listener : Transport
     {
         _retry?.Dispose();
         _retry = null;
+        if (_socketFile is { } path)
+        {
+            _socketFile = null;
+            UnixSocketFile.RemoveOnClose(path);
+        }
     }
 
     /// <summary>Accepts what is pending, up to <paramref name="limit"/> per readiness (the rest is reported again).</summary>

@@ -52,9 +52,14 @@ public abstract partial class Transport : IDisposable
 
     internal bool IsRegistered => RegistrationKey >= 0;
 
-    /// <summary>Creates a socket and sets it (<see cref="SetSocket"/>).</summary>
+    /// <summary>
+    /// Creates a socket and sets it (<see cref="SetSocket"/>). <paramref name="protocol"/>
+    /// <see cref="ProtocolType.Unspecified"/> takes the family and type's own: TCP for an IP
+    /// stream, none for a Unix domain socket (<see cref="AddressFamily.Unix"/>).
+    /// </summary>
     /// <exception cref="InvalidOperationException">The transport already has a socket.</exception>
-    public void CreateSocket(AddressFamily family, SocketType type, ProtocolType protocol = ProtocolType.Tcp)
+    /// <exception cref="SocketException">The system refused the socket (a family it does not support, for example).</exception>
+    public void CreateSocket(AddressFamily family, SocketType type, ProtocolType protocol = ProtocolType.Unspecified)
     {
         ThrowIfClosed();
         Poller.ThrowIfForeignThread();
