@@ -25,7 +25,7 @@ namespace Pike.Reactor;
 /// The wait and dispatch instruments are recorded by the kernel backends (the waits of
 /// <see cref="BasePoller"/>'s own <see cref="BasePoller.Poll"/>); a poller that overrides
 /// <c>Poll</c> records channels and wake-ups only. With no listener attached, an instrument
-/// costs one flag test where it would record: no clock read, no allocation.
+/// costs a test of the instruments' enabled flags where it would record: no clock read, no allocation.
 /// </para>
 /// </remarks>
 public static class ReactorMetrics
