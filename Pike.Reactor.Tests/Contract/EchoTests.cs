@@ -26,55 +26,75 @@ public class EchoTests
     public void Echo_round_trips_every_byte_through_partial_sends_and_deferred_writes(string name, int size)
     {
         using BasePoller poller = Pollers.Create(name);
-        var echoed = new BufferedSender[1];
-        var listener = new TestListener(poller, server =>
-        {
-            var sender = new BufferedSender(server);
-            echoed[0] = sender;
-            var buffer = new byte[64 * 1024];
-            server.OnRead = s =>
-            {
-                int n;
-                while ((n = s.Recv(buffer)) > 0)
-                {
-                    sender.Write(buffer.AsSpan(0, n));
-                }
-            };
-            server.OnWrite = _ => sender.Flush();
-        });
-
-        byte[] payload = new byte[size];
-        new Random(size).NextBytes(payload);
-        byte[] received = new byte[size];
-        int receivedCount = 0;
+        using var listener = new TestListener(poller, ServeEcho);
         var client = new TestChannel(poller);
         client.CreateSocket(AddressFamily.InterNetwork, SocketType.Stream);
 
         // Small kernel buffers so that large payloads cannot be sent in one call.
         client.Socket!.SendBufferSize = 16 * 1024;
         client.Socket.ReceiveBufferSize = 16 * 1024;
-        var clientSender = new BufferedSender(client);
-        client.OnConnect = _ => clientSender.Write(payload);
-        client.OnWrite = _ => clientSender.Flush();
-        client.OnRead = c =>
-        {
-            int n;
-            while (receivedCount < size && (n = c.Recv(received.AsSpan(receivedCount))) > 0)
-            {
-                receivedCount += n;
-            }
-        };
+        var echo = new EchoClient(client, size);
         client.Connect(listener.EndPoint);
 
-        Wait.Until(poller, () => receivedCount == size, $"{size} bytes echoed (got {receivedCount})", TimeSpan.FromSeconds(60));
+        echo.WaitForAll(poller);
 
-        Assert.True(payload.AsSpan().SequenceEqual(received));
-        Assert.Equal(0, clientSender.Pending);
+        Assert.Equal(0, echo.Sender.Pending);
         if (size >= 1 << 20)
         {
             // The payload outgrew the socket buffers: sends were partial and resumed in HandleWrite.
-            Assert.True(clientSender.PartialSends > 0, "expected partial sends");
+            Assert.True(echo.Sender.PartialSends > 0, "expected partial sends");
             Assert.True(client.Writes > 0, "expected deferred writes");
+        }
+    }
+
+    /// <summary>The server half of an echo: what <paramref name="server"/> reads it writes back, keeping what the socket does not take.</summary>
+    internal static void ServeEcho(TestChannel server)
+    {
+        var sender = new BufferedSender(server);
+        var buffer = new byte[64 * 1024];
+        server.OnRead = s =>
+        {
+            int n;
+            while ((n = s.Recv(buffer)) > 0)
+            {
+                sender.Write(buffer.AsSpan(0, n));
+            }
+        };
+        server.OnWrite = _ => sender.Flush();
+    }
+
+    /// <summary>The client half: once connected, sends <c>size</c> random bytes and collects the echo.</summary>
+    internal sealed class EchoClient
+    {
+        private readonly byte[] _payload;
+        private readonly byte[] _received;
+        private int _count;
+
+        public EchoClient(TestChannel client, int size)
+        {
+            _payload = new byte[size];
+            new Random(size).NextBytes(_payload);
+            _received = new byte[size];
+            Sender = new BufferedSender(client);
+            client.OnConnect = _ => Sender.Write(_payload);
+            client.OnWrite = _ => Sender.Flush();
+            client.OnRead = c =>
+            {
+                int n;
+                while (_count < size && (n = c.Recv(_received.AsSpan(_count))) > 0)
+                {
+                    _count += n;
+                }
+            };
+        }
+
+        public BufferedSender Sender { get; }
+
+        /// <summary>Polls until every byte came back, then checks them.</summary>
+        public void WaitForAll(BasePoller poller)
+        {
+            Wait.Until(poller, () => _count == _payload.Length, $"{_payload.Length} bytes echoed (got {_count})", TimeSpan.FromSeconds(60));
+            Assert.True(_payload.AsSpan().SequenceEqual(_received), "the echo differs from what was sent");
         }
     }
 

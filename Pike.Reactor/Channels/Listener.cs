@@ -40,9 +40,10 @@ public abstract class Listener : Transport
     /// a NUL character). On failure nothing is left open or registered.
     /// </summary>
     /// <remarks>
-    /// A Unix socket bound to a path leaves a file behind: the listener removes it when it
-    /// closes, and with <see cref="RemoveStaleSocketFile"/> removes one a crashed process left
-    /// before it binds.
+    /// A Unix socket bound to a path makes a file there, which .NET's <see cref="Socket"/>
+    /// deletes when the listener closes; one that a crashed process left behind fails the bind
+    /// with <see cref="SocketError.AddressAlreadyInUse"/>, unless <see cref="RemoveStaleSocketFile"/>
+    /// is set.
     /// </remarks>
     /// <exception cref="ArgumentNullException"><paramref name="endpoint"/> is null.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="backlog"/> is not positive.</exception>
@@ -85,13 +86,7 @@ public abstract class Listener : Transport
         catch
         {
             IsListening = false;
-            socket.Dispose();
-            if (_socketFile is { } bound)
-            {
-                _socketFile = null;
-                UnixSocketFile.RemoveOnClose(bound);
-            }
-
+            socket.Dispose(); // also deletes a socket file the bind made
             throw;
         }
     }
@@ -100,8 +95,10 @@ public abstract class Listener : Transport
     /// Before <see cref="Listen"/> binds a Unix socket to a path where a file already is: remove
     /// it if it is a socket file nobody listens on (what a process that crashed leaves), so that
     /// the bind succeeds. A socket somebody listens on still fails the bind with
-    /// <see cref="SocketError.AddressAlreadyInUse"/>; a file with content, a directory or a link
-    /// is never removed. Off by default, as for a bare socket.
+    /// <see cref="SocketError.AddressAlreadyInUse"/> (it sees one connection, closed at once);
+    /// anything but a socket file (a regular file, a link, a directory) is never removed. Two
+    /// processes that start at the same moment on a stale file can both find it stale: only
+    /// one start at a time per path is safe. Off by default, as for a bare socket.
     /// </summary>
     public bool RemoveStaleSocketFile { get; set; }
 
@@ -113,7 +110,6 @@ public abstract class Listener : Transport
         }
 
         socket.Bind(endpoint);
-        _socketFile = socketFile;
     }
 
     /// <summary>
@@ -194,7 +190,6 @@ public abstract class Listener : Transport
 
     private IDisposable? _retry;
     private Action? _retryAccepting;
-    private string? _socketFile; // the path a Unix socket was bound to, removed on close
 
     /// <summary>Cancels a pending accept retry; the listener's socket closes as any transport's.</summary>
     protected override void Dispose(bool disposing)
@@ -213,11 +208,6 @@ public abstract class Listener : Transport
     {
         _retry?.Dispose();
         _retry = null;
-        if (_socketFile is { } path)
-        {
-            _socketFile = null;
-            UnixSocketFile.RemoveOnClose(path);
-        }
     }
 
     /// <summary>Accepts what is pending, up to <paramref name="limit"/> per readiness (the rest is reported again).</summary>

@@ -179,6 +179,11 @@ public abstract partial class Transport
         {
             socket.Connect(target);
         }
+        catch (SocketException error) when (error.SocketErrorCode is SocketError.WouldBlock && socket.AddressFamily == AddressFamily.Unix)
+        {
+            // A Unix listener's backlog is full: nothing is in progress (EAGAIN, not EINPROGRESS).
+            immediate = error.SocketErrorCode;
+        }
         catch (SocketException error) when (error.SocketErrorCode is SocketError.WouldBlock or SocketError.InProgress or SocketError.AlreadyInProgress)
         {
             // The usual case: the outcome arrives as writability, checked through SO_ERROR.

@@ -53,8 +53,8 @@ public abstract partial class Transport : IDisposable
     internal bool IsRegistered => RegistrationKey >= 0;
 
     /// <summary>
-    /// Creates a socket and sets it (<see cref="SetSocket"/>). <paramref name="protocol"/>
-    /// <see cref="ProtocolType.Unspecified"/> takes the family and type's own: TCP for an IP
+    /// Creates a socket and sets it (<see cref="SetSocket"/>). The default protocol,
+    /// <see cref="ProtocolType.Unspecified"/> (0), is the family and type's own: TCP for an IP
     /// stream, none for a Unix domain socket (<see cref="AddressFamily.Unix"/>).
     /// </summary>
     /// <exception cref="InvalidOperationException">The transport already has a socket.</exception>
