@@ -102,8 +102,44 @@ public abstract class Listener : Transport
     /// </summary>
     public bool RemoveStaleSocketFile { get; set; }
 
+    /// <summary>
+    /// Sets SO_REUSEPORT before <see cref="Listen"/> binds, so that several listeners (one per
+    /// loop, see <see cref="PollerGroup.ListenOnEach"/>) share one port and the kernel spreads
+    /// the connections over them: Linux (SO_REUSEPORT) and FreeBSD (SO_REUSEPORT_LB) only.
+    /// Every listener on the port must set it. Off by default: a second server on the same port
+    /// then fails to bind instead of silently taking half the connections.
+    /// </summary>
+    /// <exception cref="PlatformNotSupportedException">Set on another OS, where SO_REUSEPORT does not balance connections.</exception>
+    public bool ReusePort
+    {
+        get => _reusePort;
+        set
+        {
+            if (value && !OperatingSystem.IsLinux() && !OperatingSystem.IsFreeBSD())
+            {
+                throw new PlatformNotSupportedException("Listeners that share a port get connections spread over them on Linux and FreeBSD only.");
+            }
+
+            _reusePort = value;
+        }
+    }
+
+    private bool _reusePort;
+
     private void Bind(Socket socket, EndPoint endpoint, string? socketFile)
     {
+        if (_reusePort && endpoint.AddressFamily != AddressFamily.Unix)
+        {
+            if (OperatingSystem.IsLinux())
+            {
+                socket.SetRawSocketOption(1 /* SOL_SOCKET */, 15 /* SO_REUSEPORT */, [1, 0, 0, 0]);
+            }
+            else
+            {
+                socket.SetRawSocketOption(0xFFFF /* SOL_SOCKET */, 0x10000 /* SO_REUSEPORT_LB */, [1, 0, 0, 0]);
+            }
+        }
+
         if (socketFile is not null && RemoveStaleSocketFile)
         {
             UnixSocketFile.RemoveIfStale(socketFile);

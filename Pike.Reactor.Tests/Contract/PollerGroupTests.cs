@@ -1,0 +1,203 @@
+using System;
+using System.Collections.Generic;
+using System.Net;
+using System.Net.Sockets;
+using System.Threading;
+using Xunit;
+
+namespace Pike.Reactor.Tests.Contract;
+
+/// <summary>
+/// One loop per core: groups of 2 and 4 loops serve a thousand connections, spread by hand-over
+/// (every OS) or by SO_REUSEPORT listeners (Linux), and give every descriptor back when disposed.
+/// Counts the process's descriptors, so it runs alone.
+/// </summary>
+[Trait("Lane", "contract")]
+[Collection(nameof(ProcessWideCollection))]
+public class PollerGroupTests
+{
+    private const int Connections = 1000;
+
+    public static TheoryData<string, int> KernelPollersAndLoops()
+    {
+        var data = new TheoryData<string, int>();
+        foreach (string name in Pollers.KernelNames())
+        {
+            data.Add(name, 2);
+            data.Add(name, 4);
+        }
+
+        return data;
+    }
+
+    public static bool ReusePortBalances => OperatingSystem.IsLinux() || OperatingSystem.IsFreeBSD();
+
+    [Theory]
+    [MemberData(nameof(KernelPollersAndLoops))]
+    public void Hand_over_spreads_a_thousand_connections_in_turn_and_releases_everything(string name, int loops)
+    {
+        // The runtime's own lazily opened descriptors first (assemblies mapped on first use).
+        ScaleTests.WarmUp(name);
+        Serve(name, loops, 10, handOver: true);
+        int handlesBefore = OsResources.OpenHandles();
+
+        int[] served = Serve(name, loops, Connections, handOver: true);
+
+        OsResources.AssertNoLeak(handlesBefore);
+        Assert.All(served, count => Assert.Equal(Connections / loops, count));
+    }
+
+    [Theory(Skip = "SO_REUSEPORT spreads connections on Linux and FreeBSD only", SkipUnless = nameof(ReusePortBalances))]
+    [MemberData(nameof(KernelPollersAndLoops))]
+    public void Listeners_sharing_a_port_serve_a_thousand_connections_on_every_loop_and_release_everything(string name, int loops)
+    {
+        ScaleTests.WarmUp(name);
+        Serve(name, loops, 10, handOver: false);
+        int handlesBefore = OsResources.OpenHandles();
+
+        int[] served = Serve(name, loops, Connections, handOver: false);
+
+        OsResources.AssertNoLeak(handlesBefore);
+        int total = 0;
+        foreach (int count in served)
+        {
+            Assert.True(count > 0, $"a loop served none of {Connections}: {string.Join(", ", served)}");
+            total += count;
+        }
+
+        Assert.Equal(Connections, total);
+    }
+
+    [Fact(Skip = "here the kernel spreads connections over listeners sharing a port", SkipWhen = nameof(ReusePortBalances))]
+    public void Listening_on_each_loop_is_refused_where_sharing_a_port_does_not_balance()
+    {
+        using var group = new PollerGroup(2);
+
+        Assert.Throws<PlatformNotSupportedException>(() => group.ListenOnEach(new IPEndPoint(IPAddress.Loopback, 0), poller => new AdoptingListener(poller, (_, s) => s.Dispose())));
+    }
+
+    [Fact]
+    public void An_exception_escaping_a_loop_stops_the_group_and_Dispose_rethrows_it()
+    {
+        var group = new PollerGroup(2);
+        using var reached = new ManualResetEventSlim();
+        group.Pollers[1].Post(() =>
+        {
+            reached.Set();
+            throw new InvalidOperationException("boom");
+        });
+        Assert.True(reached.Wait(TimeSpan.FromSeconds(10)));
+
+        var error = Assert.Throws<AggregateException>(group.Dispose);
+
+        Assert.Equal("boom", Assert.Single(error.InnerExceptions).Message);
+    }
+
+    [Fact]
+    public void With_an_Error_handler_the_loop_goes_on()
+    {
+        using var group = new PollerGroup(2);
+        var errors = new List<string>();
+        group.Error = (_, error) =>
+        {
+            lock (errors)
+            {
+                errors.Add(error.Message);
+            }
+        };
+        using var after = new ManualResetEventSlim();
+        group.Pollers[0].Post(() => throw new InvalidOperationException("first"));
+        group.Pollers[0].Post(after.Set);
+
+        Assert.True(after.Wait(TimeSpan.FromSeconds(10)), "the loop ran on after the exception");
+        lock (errors)
+        {
+            Assert.Equal(["first"], errors);
+        }
+    }
+
+    [Fact]
+    public void Disposing_from_a_loop_thread_is_refused()
+    {
+        using var group = new PollerGroup(1);
+        Exception? refused = null;
+        using var done = new ManualResetEventSlim();
+        group.Pollers[0].Post(() =>
+        {
+            refused = Record.Exception(group.Dispose);
+            done.Set();
+        });
+
+        Assert.True(done.Wait(TimeSpan.FromSeconds(10)));
+        Assert.IsType<InvalidOperationException>(refused);
+    }
+
+    /// <summary>A group of <paramref name="loops"/> echoes one round trip for each of <paramref name="connections"/> clients, then is disposed; returns how many each loop served.</summary>
+    private static int[] Serve(string name, int loops, int connections, bool handOver)
+    {
+        var served = new int[loops];
+        var group = new PollerGroup(loops, () => Pollers.Create(name));
+        try
+        {
+            int IndexOf(BasePoller poller)
+            {
+                for (int i = 0; i < loops; i++)
+                {
+                    if (ReferenceEquals(group.Pollers[i], poller))
+                    {
+                        return i;
+                    }
+                }
+
+                throw new InvalidOperationException("a poller outside the group");
+            }
+
+            void Adopt(BasePoller poller, Socket socket)
+            {
+                var channel = new TestChannel(poller);
+                EchoTests.ServeEcho(channel);
+                channel.SetSocket(socket);
+                Interlocked.Increment(ref served[IndexOf(poller)]);
+            }
+
+            var loopback = new IPEndPoint(IPAddress.Loopback, 0);
+            EndPoint endpoint = handOver
+                ? group.ListenAndHandOver(loopback, Adopt).LocalEndPoint!
+                : group.ListenOnEach(loopback, poller => new AdoptingListener(poller, Adopt))[0].LocalEndPoint!;
+
+            using BasePoller clients = Pollers.Create(name);
+            int echoed = 0;
+            for (int i = 0; i < connections; i++)
+            {
+                byte tag = (byte)i;
+                var client = new TestChannel(clients);
+                client.OnConnect = c => c.Send([tag]);
+                client.OnRead = c =>
+                {
+                    Span<byte> buffer = stackalloc byte[4];
+                    int n;
+                    while ((n = c.Recv(buffer)) > 0)
+                    {
+                        Assert.Equal(tag, buffer[0]);
+                        echoed++;
+                    }
+                };
+                client.CreateSocket(AddressFamily.InterNetwork, SocketType.Stream);
+                client.Connect(endpoint);
+            }
+
+            Wait.Until(clients, () => echoed == connections, $"{connections} echoes through {loops} loops (got {echoed})", TimeSpan.FromSeconds(60));
+        }
+        finally
+        {
+            group.Dispose();
+        }
+
+        return served;
+    }
+
+    private sealed class AdoptingListener(BasePoller poller, Action<BasePoller, Socket> adopt) : Listener(poller)
+    {
+        protected override void HandleAccept(Socket accepted) => adopt(Poller, accepted);
+    }
+}
