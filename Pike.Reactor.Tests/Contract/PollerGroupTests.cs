@@ -76,6 +76,58 @@ public class PollerGroupTests
         Assert.Throws<PlatformNotSupportedException>(() => group.ListenOnEach(new IPEndPoint(IPAddress.Loopback, 0), poller => new AdoptingListener(poller, (_, s) => s.Dispose())));
     }
 
+    [Theory]
+    [MemberData(nameof(KernelPollersAndLoops))]
+    public void Disposing_while_connections_are_handed_over_leaves_no_descriptor(string name, int loops)
+    {
+        ScaleTests.WarmUp(name);
+        Serve(name, loops, 10, handOver: true);
+        int handlesBefore = OsResources.OpenHandles();
+        var clients = new List<Socket>();
+        var group = new PollerGroup(loops, () => Pollers.Create(name));
+        try
+        {
+            EndPoint endpoint = group.ListenAndHandOver(new IPEndPoint(IPAddress.Loopback, 0), (poller, socket) =>
+            {
+                var channel = new TestChannel(poller);
+                EchoTests.ServeEcho(channel);
+                channel.SetSocket(socket);
+            }).LocalEndPoint!;
+            for (int i = 0; i < 200; i++)
+            {
+                var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                clients.Add(client);
+                client.Connect(endpoint); // in the backlog at once; accepted and handed over meanwhile
+            }
+        }
+        finally
+        {
+            group.Dispose(); // while hand-overs are still on their way
+            foreach (Socket client in clients)
+            {
+                client.Dispose();
+            }
+        }
+
+        OsResources.AssertNoLeak(handlesBefore);
+    }
+
+    [Fact]
+    public void Listening_from_a_loop_thread_is_refused()
+    {
+        using var group = new PollerGroup(1);
+        Exception? refused = null;
+        using var done = new ManualResetEventSlim();
+        group.Pollers[0].Post(() =>
+        {
+            refused = Record.Exception(() => group.ListenAndHandOver(new IPEndPoint(IPAddress.Loopback, 0), (_, s) => s.Dispose()));
+            done.Set();
+        });
+
+        Assert.True(done.Wait(TimeSpan.FromSeconds(10)), "the loop did not wait for itself");
+        Assert.IsType<InvalidOperationException>(refused);
+    }
+
     [Fact]
     public void An_exception_escaping_a_loop_stops_the_group_and_Dispose_rethrows_it()
     {
@@ -86,10 +138,11 @@ public class PollerGroupTests
             reached.Set();
             throw new InvalidOperationException("boom");
         });
-        Assert.True(reached.Wait(TimeSpan.FromSeconds(10)));
+        bool ran = reached.Wait(TimeSpan.FromSeconds(10));
 
         var error = Assert.Throws<AggregateException>(group.Dispose);
 
+        Assert.True(ran);
         Assert.Equal("boom", Assert.Single(error.InnerExceptions).Message);
     }
 

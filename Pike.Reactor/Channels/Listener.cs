@@ -410,7 +410,7 @@ public abstract class Listener : Transport
     private static bool IsDescriptorShortage(SocketException error) => error.SocketErrorCode == SocketError.TooManyOpenSockets;
 
     /// <summary>What a <see cref="HandleAccept"/> that wrote to or read from a client that left throws.</summary>
-    private static bool IsClientGone(Exception error) =>
+    internal static bool IsClientGone(Exception error) =>
         error is EndOfStreamException
         || (error is SocketException socketError && socketError.SocketErrorCode is
             SocketError.ConnectionReset or SocketError.ConnectionAborted or SocketError.NotConnected or SocketError.Shutdown);

@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Concurrent;
 using System.Collections.Generic;
 using System.Net;
 using System.Net.Sockets;
@@ -29,6 +30,7 @@ public sealed class PollerGroup : IDisposable
     private readonly Thread[] _threads;
     private readonly List<Exception> _faults = new();
     private readonly List<Listener> _listeners = new(); // closed first on Dispose
+    private readonly ConcurrentDictionary<Socket, byte> _handedOver = new(); // posted, not adopted yet
     private volatile bool _stopping;
     private int _next = -1;
     private int _disposed;
@@ -97,6 +99,12 @@ public sealed class PollerGroup : IDisposable
     {
         ArgumentNullException.ThrowIfNull(endpoint);
         ArgumentNullException.ThrowIfNull(create);
+        ThrowIfOnGroupThread(nameof(ListenOnEach));
+        if (endpoint.AddressFamily == AddressFamily.Unix)
+        {
+            throw new ArgumentException("Unix domain sockets cannot share a path; use ListenAndHandOver.", nameof(endpoint));
+        }
+
         if (!OperatingSystem.IsLinux() && !OperatingSystem.IsFreeBSD())
         {
             throw new PlatformNotSupportedException("The kernel spreads connections over listeners sharing a port on Linux (SO_REUSEPORT) and FreeBSD (SO_REUSEPORT_LB) only; use ListenAndHandOver.");
@@ -112,6 +120,12 @@ public sealed class PollerGroup : IDisposable
                 listeners[i] = OnLoop(_pollers[i], poller =>
                 {
                     Listener listener = create(poller) ?? throw new InvalidOperationException("The listener factory returned null.");
+                    if (!ReferenceEquals(listener.Poller, poller))
+                    {
+                        listener.Dispose();
+                        throw new InvalidOperationException("The listener factory must create the listener for the poller it is given.");
+                    }
+
                     try
                     {
                         listener.ReusePort = true;
@@ -156,6 +170,7 @@ public sealed class PollerGroup : IDisposable
     {
         ArgumentNullException.ThrowIfNull(endpoint);
         ArgumentNullException.ThrowIfNull(adopt);
+        ThrowIfOnGroupThread(nameof(ListenAndHandOver));
         Listener handing = OnLoop(_pollers[0], poller =>
         {
             var listener = new HandOverListener(poller, this, adopt);
@@ -188,58 +203,92 @@ public sealed class PollerGroup : IDisposable
     /// <exception cref="AggregateException">Loops failed with exceptions no <see cref="Error"/> handler took.</exception>
     public void Dispose()
     {
-        foreach (Thread thread in _threads)
-        {
-            if (thread == Thread.CurrentThread)
-            {
-                throw new InvalidOperationException("A loop of the group cannot dispose the group: it would wait for itself. Post to a thread outside it, or Stop from here.");
-            }
-        }
-
+        ThrowIfOnGroupThread(nameof(Dispose));
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
         {
             return;
         }
 
-        // Accepting ends first, on each listener's loop, so that no socket is handed to a loop
-        // that has stopped already; what was handed over before runs before the loops stop.
-        Listener[] listeners;
-        lock (_listeners)
+        var errors = new List<Exception>();
+        try
         {
-            listeners = [.. _listeners];
-        }
+            // Accepting ends first, on each listener's loop, so that fewer sockets are handed to
+            // a loop that has stopped already (those that are get disposed below).
+            Listener[] listeners;
+            lock (_listeners)
+            {
+                listeners = [.. _listeners];
+            }
 
-        foreach (Listener listener in listeners)
+            foreach (Listener listener in listeners)
+            {
+                if (_stopping)
+                {
+                    break; // a loop failed: disposing the pollers closes the listeners
+                }
+
+                try
+                {
+                    OnLoop(listener.Poller, _ =>
+                    {
+                        listener.Close();
+                        return true;
+                    });
+                }
+                catch (Exception error)
+                {
+                    errors.Add(error);
+                }
+            }
+        }
+        finally
         {
-            if (!_stopping)
+            StopLoops();
+            foreach (Thread thread in _threads)
+            {
+                thread.Join();
+            }
+
+            foreach (BasePoller poller in _pollers)
             {
                 try
                 {
-                    OnLoop(listener.Poller, _ => { listener.Close(); return true; });
+                    poller.Dispose();
                 }
-                catch (InvalidOperationException)
+                catch (Exception error)
                 {
-                    // A loop failed meanwhile: disposing its poller closes the listener.
+                    errors.Add(error);
+                }
+            }
+
+            // Sockets posted to a loop that stopped before it ran the hand-over.
+            foreach (Socket socket in _handedOver.Keys)
+            {
+                if (_handedOver.TryRemove(socket, out _))
+                {
+                    socket.Dispose();
                 }
             }
         }
 
-        StopLoops();
-        foreach (Thread thread in _threads)
-        {
-            thread.Join();
-        }
-
-        foreach (BasePoller poller in _pollers)
-        {
-            poller.Dispose();
-        }
-
         lock (_faults)
         {
-            if (_faults.Count > 0)
+            errors.InsertRange(0, _faults);
+        }
+
+        if (errors.Count > 0)
+        {
+            throw new AggregateException("A loop of the poller group failed, or releasing it did.", errors);
+        }
+    }
+
+    private void ThrowIfOnGroupThread(string what)
+    {
+        foreach (Thread thread in _threads)
+        {
+            if (thread == Thread.CurrentThread)
             {
-                throw new AggregateException("A loop of the poller group failed.", _faults);
+                throw new InvalidOperationException($"{what} cannot be called from a loop of the group: it would wait for its own loop. Call it from a thread outside the group.");
             }
         }
     }
@@ -249,7 +298,13 @@ public sealed class PollerGroup : IDisposable
         _stopping = true;
         foreach (BasePoller poller in _pollers)
         {
-            poller.Stop();
+            try
+            {
+                poller.Stop();
+            }
+            catch (ObjectDisposedException)
+            {
+            }
         }
     }
 
@@ -261,16 +316,21 @@ public sealed class PollerGroup : IDisposable
             {
                 poller.Loop(Timeout.InfiniteTimeSpan);
             }
+            catch (ObjectDisposedException error) when (poller.IsDisposed)
+            {
+                // Disposed under the group: no loop can run on it again.
+                Fault(poller, error, fatal: true);
+            }
             catch (Exception error)
             {
-                Fault(poller, error);
+                Fault(poller, error, fatal: false);
             }
         }
     }
 
-    private void Fault(BasePoller poller, Exception error)
+    private void Fault(BasePoller poller, Exception error, bool fatal)
     {
-        if (Error is { } handler)
+        if (!fatal && Error is { } handler)
         {
             try
             {
@@ -357,30 +417,44 @@ public sealed class PollerGroup : IDisposable
                 return;
             }
 
+            group._handedOver.TryAdd(accepted, 0);
             try
             {
                 target.Post(() => Adopt(target, accepted));
             }
             catch (ObjectDisposedException)
             {
-                accepted.Dispose(); // the group is going away
+                // The group is going away.
+                if (group._handedOver.TryRemove(accepted, out _))
+                {
+                    accepted.Dispose();
+                }
             }
         }
 
         private void Adopt(BasePoller target, Socket accepted)
         {
+            if (!group._handedOver.TryRemove(accepted, out _))
+            {
+                return; // disposed by the group's Dispose already
+            }
+
             try
             {
                 adopt(target, accepted);
             }
-            catch
+            catch (Exception error)
             {
                 if (!target.CloseHolderOf(accepted))
                 {
                     accepted.Dispose();
                 }
 
-                throw;
+                // As on the accepting loop: a client that went away meanwhile is no failure.
+                if (!IsClientGone(error))
+                {
+                    throw;
+                }
             }
         }
     }
