@@ -68,12 +68,29 @@ public class PollerGroupTests
         Assert.Equal(Connections, total);
     }
 
-    [Fact(Skip = "here the kernel spreads connections over listeners sharing a port", SkipWhen = nameof(ReusePortBalances))]
-    public void Listening_on_each_loop_is_refused_where_sharing_a_port_does_not_balance()
+    [Fact]
+    public void Sharing_a_port_is_taken_where_the_kernel_balances_it_and_refused_elsewhere()
     {
         using var group = new PollerGroup(2);
+        var loopback = new IPEndPoint(IPAddress.Loopback, 0);
+        Func<BasePoller, Listener> create = poller => new AdoptingListener(poller, (_, s) => s.Dispose());
 
-        Assert.Throws<PlatformNotSupportedException>(() => group.ListenOnEach(new IPEndPoint(IPAddress.Loopback, 0), poller => new AdoptingListener(poller, (_, s) => s.Dispose())));
+        if (ReusePortBalances)
+        {
+            IReadOnlyList<Listener> listeners = group.ListenOnEach(loopback, create);
+
+            Assert.Equal(2, listeners.Count);
+            Assert.All(listeners, l => Assert.True(l.ReusePort));
+            Assert.Equal(((IPEndPoint)listeners[0].LocalEndPoint!).Port, ((IPEndPoint)listeners[1].LocalEndPoint!).Port);
+        }
+        else
+        {
+            Assert.Throws<PlatformNotSupportedException>(() => group.ListenOnEach(loopback, create));
+            using BasePoller poller = PollerFactory.Create();
+            var listener = new AdoptingListener(poller, (_, s) => s.Dispose());
+            Assert.Throws<PlatformNotSupportedException>(() => listener.ReusePort = true);
+            Assert.False(listener.ReusePort);
+        }
     }
 
     [Theory]

@@ -98,7 +98,7 @@ public sealed class UnixSocketTests : IDisposable
         var refused = Assert.Throws<SocketException>(() => new TestListener(poller, new UnixDomainSocketEndPoint(path)));
         Assert.Equal(SocketError.AddressAlreadyInUse, refused.SocketErrorCode);
 
-        using var listener = new TestListener(poller, new UnixDomainSocketEndPoint(path), beforeListen: l => l.RemoveStaleSocketFile = true);
+        using var listener = ListenRemovingStale(poller, path);
         var client = new TestChannel(poller);
         client.CreateSocket(AddressFamily.Unix, SocketType.Stream);
         client.Connect(new UnixDomainSocketEndPoint(path));
@@ -113,7 +113,7 @@ public sealed class UnixSocketTests : IDisposable
         string path = SocketPath();
         using var live = new TestListener(poller, new UnixDomainSocketEndPoint(path));
 
-        var refused = Assert.Throws<SocketException>(() => new TestListener(poller, new UnixDomainSocketEndPoint(path), beforeListen: l => l.RemoveStaleSocketFile = true));
+        var refused = Assert.Throws<SocketException>(() => ListenRemovingStale(poller, path));
 
         Assert.Equal(SocketError.AddressAlreadyInUse, refused.SocketErrorCode);
         var client = new TestChannel(poller);
@@ -131,7 +131,7 @@ public sealed class UnixSocketTests : IDisposable
         string path = SocketPath("data.txt");
         File.WriteAllText(path, "not a socket");
 
-        Assert.Throws<SocketException>(() => new TestListener(poller, new UnixDomainSocketEndPoint(path), beforeListen: l => l.RemoveStaleSocketFile = true));
+        Assert.Throws<SocketException>(() => ListenRemovingStale(poller, path));
 
         Assert.Equal("not a socket", File.ReadAllText(path));
     }
@@ -144,7 +144,7 @@ public sealed class UnixSocketTests : IDisposable
         string path = SocketPath();
         File.WriteAllBytes(path, []); // size 0, as a socket file, and refused as one (Linux)
 
-        Assert.Throws<SocketException>(() => new TestListener(poller, new UnixDomainSocketEndPoint(path), beforeListen: l => l.RemoveStaleSocketFile = true));
+        Assert.Throws<SocketException>(() => ListenRemovingStale(poller, path));
 
         Assert.True(File.Exists(path), "an empty regular file was taken for a stale socket");
     }
@@ -160,7 +160,7 @@ public sealed class UnixSocketTests : IDisposable
         string link = SocketPath("link.sock");
         File.CreateSymbolicLink(link, target);
 
-        Assert.Throws<SocketException>(() => new TestListener(poller, new UnixDomainSocketEndPoint(link), beforeListen: l => l.RemoveStaleSocketFile = true));
+        Assert.Throws<SocketException>(() => ListenRemovingStale(poller, link));
 
         Assert.NotNull(new FileInfo(link).LinkTarget);
         Assert.True(File.Exists(target));
@@ -181,7 +181,7 @@ public sealed class UnixSocketTests : IDisposable
             stale.Bind(new UnixDomainSocketEndPoint("@at.sock"));
             Assert.True(File.Exists(Path.Combine(directory, "@at.sock")));
 
-            using var listener = new TestListener(poller, new UnixDomainSocketEndPoint("@at.sock"), beforeListen: l => l.RemoveStaleSocketFile = true);
+            using var listener = ListenRemovingStale(poller, "@at.sock");
 
             Assert.True(File.Exists(Path.Combine(directory, "@at.sock")), "the listener's own socket file");
         }
@@ -220,6 +220,9 @@ public sealed class UnixSocketTests : IDisposable
         // that ends as NotConnected.
         Assert.Contains(error.SocketErrorCode, new[] { SocketError.WouldBlock, SocketError.ConnectionRefused });
     }
+
+    private static TestListener ListenRemovingStale(BasePoller poller, string path) =>
+        new(poller, new UnixDomainSocketEndPoint(path), beforeListen: l => l.RemoveStaleSocketFile = true);
 
     private static void EchoThrough(BasePoller poller, EndPoint endpoint, int size, Action? whileListening = null)
     {
