@@ -6,7 +6,7 @@ namespace Pike.Reactor.NativeInterop;
 
 /// <summary>
 /// Resolves the library name "libc" of an assembly's <c>[LibraryImport]</c>s to the C library of
-/// the OS it runs on. Compiled into each POSIX backend assembly (Pike.Reactor.Linux,
+/// the OS it runs on. Compiled into the core (for its datagram calls) and each POSIX backend assembly (Pike.Reactor.Linux,
 /// Pike.Reactor.BSD), which registers it from a module initializer.
 /// </summary>
 internal static class LibcResolver

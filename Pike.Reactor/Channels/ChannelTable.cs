@@ -174,6 +174,13 @@ internal sealed class ChannelTable
         /// <summary>A connect error learned before the connect check (at once from connect, or from the kernel's event).</summary>
         public SocketError ConnectError;
 
+        /// <summary>
+        /// A datagram socket's error that the backend learned from the event itself and the kernel
+        /// no longer holds (libkqueue reads SO_ERROR, clearing it, to fill the kevent): its next
+        /// receive or send throws it.
+        /// </summary>
+        public SocketError PendingError;
+
         public IoEvents Applied;
         public bool AppliedConnecting;
 

@@ -92,7 +92,10 @@ public abstract partial class Transport
 
         EndPoint target = address is DnsEndPoint literal ? new IPEndPoint(IPAddress.Parse(literal.Host), literal.Port) : address;
         ConnectSocket(socket, target);
-        StartTimer(timeout);
+        if (!Connected)
+        {
+            StartTimer(timeout);
+        }
     }
 
     private void StartTimer(TimeSpan? timeout)
@@ -175,9 +178,28 @@ public abstract partial class Transport
     private void ConnectSocket(Socket socket, EndPoint target)
     {
         SocketError immediate = SocketError.Success;
+        bool datagram = socket.SocketType == SocketType.Dgram;
         try
         {
-            socket.Connect(target);
+            if (datagram)
+            {
+                // A datagram connect only names the peer (a route lookup, no packet): done in
+                // blocking mode it returns at once everywhere, where non-blocking Wine answers
+                // WSAEWOULDBLOCK and then never reports the socket writable through WSAPoll or select.
+                socket.Blocking = true;
+                try
+                {
+                    socket.Connect(target);
+                }
+                finally
+                {
+                    socket.Blocking = false;
+                }
+            }
+            else
+            {
+                socket.Connect(target);
+            }
         }
         catch (SocketException error) when (error.SocketErrorCode is SocketError.WouldBlock && socket.AddressFamily == AddressFamily.Unix)
         {
@@ -194,7 +216,33 @@ public abstract partial class Transport
             immediate = error.SocketErrorCode;
         }
 
+        if (immediate == SocketError.Success && datagram)
+        {
+            // Nothing to watch for: the connect is done. HandleConnect still comes from the
+            // loop, as for a stream.
+            MarkConnected(socket.RemoteEndPoint ?? target);
+            Poller.Post(ReportDatagramConnect);
+            return;
+        }
+
         Poller.BeginConnect(this, immediate);
+    }
+
+    private void ReportDatagramConnect()
+    {
+        if (IsClosed || !Connected || !IsRegistered)
+        {
+            return;
+        }
+
+        try
+        {
+            HandleConnect();
+        }
+        catch (Exception error)
+        {
+            RouteError(error);
+        }
     }
 
     /// <summary>

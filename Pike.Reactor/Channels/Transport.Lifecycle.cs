@@ -97,9 +97,13 @@ public abstract partial class Transport
     }
 
     /// <summary>Called by the poller instead of <see cref="HandleRead"/>: a lingering transport drains and drops input, and closes at the end of the stream.</summary>
+    /// <summary>Set as the poller dispatches a read; a datagram transport clears it as it receives (Windows: an empty readiness of a connected socket is an error, see DatagramTransport).</summary>
+    private protected bool ReadDispatched { get; set; }
+
     internal void DispatchRead()
     {
         NoteActivity();
+        ReadDispatched = true;
         if (!_lingering)
         {
             HandleRead();

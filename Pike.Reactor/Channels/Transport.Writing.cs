@@ -64,7 +64,7 @@ public abstract partial class Transport
     /// queued chunks). Never blocks; the caller may reuse <paramref name="data"/> at once.
     /// </summary>
     /// <exception cref="ObjectDisposedException">The transport is closed.</exception>
-    /// <exception cref="InvalidOperationException">No socket, the send side is shut down (<see cref="ShutdownSend"/>, <see cref="CloseAfterFlush"/>), or the loop runs on another thread.</exception>
+    /// <exception cref="InvalidOperationException">No socket, a datagram socket, the send side is shut down (<see cref="ShutdownSend"/>, <see cref="CloseAfterFlush"/>), or the loop runs on another thread.</exception>
     /// <exception cref="SocketException">The send failed (nothing was queued).</exception>
     public void Write(ReadOnlySpan<byte> data)
     {
@@ -100,7 +100,7 @@ public abstract partial class Transport
     /// <exception cref="ArgumentNullException"><paramref name="owner"/> is null.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="length"/> is negative or beyond the memory.</exception>
     /// <exception cref="ObjectDisposedException">The transport is closed.</exception>
-    /// <exception cref="InvalidOperationException">No socket, the send side is shut down, or the loop runs on another thread.</exception>
+    /// <exception cref="InvalidOperationException">No socket, a datagram socket, the send side is shut down, or the loop runs on another thread.</exception>
     /// <exception cref="SocketException">The send failed.</exception>
     public void Write(IMemoryOwner<byte> owner, int length)
     {
@@ -241,7 +241,7 @@ public abstract partial class Transport
 
     private Socket WritableSocket()
     {
-        Socket socket = ActiveSocket();
+        Socket socket = StreamSocket();
         if (_sendShutDown)
         {
             throw new InvalidOperationException("The send side is shut down (ShutdownSend or CloseAfterFlush); nothing more can be written.");

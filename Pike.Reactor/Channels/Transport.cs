@@ -124,7 +124,7 @@ public abstract partial class Transport : IDisposable
     /// everything was sent a write is deferred: <see cref="HandleWrite"/> follows once it can take more.
     /// </summary>
     /// <exception cref="ObjectDisposedException">The transport is closed.</exception>
-    /// <exception cref="InvalidOperationException">The transport has no socket, the poller's loop runs on another thread, the send side is shut down, or bytes queued by <see cref="Write(ReadOnlySpan{byte})"/> are still waiting (nothing is sent).</exception>
+    /// <exception cref="InvalidOperationException">The transport has no socket, the socket is a datagram socket (<see cref="DatagramTransport.TrySendTo"/> sends those), the poller's loop runs on another thread, the send side is shut down, or bytes queued by <see cref="Write(ReadOnlySpan{byte})"/> are still waiting (nothing is sent).</exception>
     /// <exception cref="SocketException">The send failed.</exception>
     public int Send(ReadOnlySpan<byte> data)
     {
@@ -163,11 +163,11 @@ public abstract partial class Transport : IDisposable
     /// <summary>Reads what is there into <paramref name="buffer"/>. Returns the bytes read; 0 when it would block.</summary>
     /// <exception cref="EndOfStreamException">The peer closed its end.</exception>
     /// <exception cref="ObjectDisposedException">The transport is closed.</exception>
-    /// <exception cref="InvalidOperationException">The transport has no socket, or the poller's loop runs on another thread (nothing is read).</exception>
+    /// <exception cref="InvalidOperationException">The transport has no socket, the socket is a datagram socket (<see cref="DatagramTransport.TryReceiveFrom(Span{byte}, System.Net.SocketAddress, out int)"/> reads those), or the poller's loop runs on another thread (nothing is read).</exception>
     /// <exception cref="SocketException">The receive failed (a reset, for example).</exception>
     public int Recv(Span<byte> buffer)
     {
-        Socket socket = ActiveSocket();
+        Socket socket = StreamSocket();
         if (buffer.IsEmpty)
         {
             return 0;
@@ -309,7 +309,7 @@ public abstract partial class Transport : IDisposable
         Address = remote;
     }
 
-    private void RequestWrite()
+    private protected void RequestWrite()
     {
         if (IsRegistered && !Poller.IsWriteDeferred(this))
         {
@@ -318,11 +318,23 @@ public abstract partial class Transport : IDisposable
     }
 
     /// <summary>The socket, for an operation that belongs to the loop thread: refused before it touches the socket when closed or called from another thread while the loop runs.</summary>
-    private Socket ActiveSocket()
+    private protected Socket ActiveSocket()
     {
         ThrowIfClosed();
         Poller.ThrowIfForeignThread();
         return Socket ?? throw new InvalidOperationException("The transport has no socket; call CreateSocket or SetSocket first.");
+    }
+
+    /// <summary>As <see cref="ActiveSocket"/>, for a byte-stream call: a datagram socket's boundaries and zero-length datagrams have no place in it.</summary>
+    private Socket StreamSocket()
+    {
+        Socket socket = ActiveSocket();
+        if (socket.SocketType == SocketType.Dgram)
+        {
+            throw new InvalidOperationException("A datagram socket is read and written one datagram at a time: use DatagramTransport's TryReceiveFrom/TryReceive and TrySendTo/TrySend.");
+        }
+
+        return socket;
     }
 
     private void ThrowIfClosed() => ObjectDisposedException.ThrowIf(IsClosed, this);

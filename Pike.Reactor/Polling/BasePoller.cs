@@ -471,6 +471,29 @@ public abstract class BasePoller : IDisposable
 
     internal bool IsConnecting(Transport transport) => transport.IsRegistered && _channels.Get(transport.RegistrationKey).Connecting;
 
+    /// <summary>Keeps <paramref name="error"/> for <paramref name="transport"/>'s next datagram call (met after a batch's first datagram).</summary>
+    internal void KeepPendingError(Transport transport, SocketError error)
+    {
+        if (transport.IsRegistered)
+        {
+            _channels.Get(transport.RegistrationKey).PendingError = error;
+        }
+    }
+
+    /// <summary>The error kept by <see cref="ProcessEvent(nint, IoEvents, SocketError)"/> for a datagram channel, cleared as it is taken.</summary>
+    internal SocketError TakePendingError(Transport transport)
+    {
+        if (!transport.IsRegistered)
+        {
+            return SocketError.Success;
+        }
+
+        ref ChannelTable.Slot slot = ref _channels.Get(transport.RegistrationKey);
+        SocketError error = slot.PendingError;
+        slot.PendingError = SocketError.Success;
+        return error;
+    }
+
     internal bool IsWriteDeferred(Transport transport) => transport.IsRegistered && _channels.Get(transport.RegistrationKey).WriteDeferred;
 
     /// <summary>Starts watching a registered transport's connect; <paramref name="immediateError"/> is what connect itself said (Success: in progress).</summary>
@@ -603,10 +626,12 @@ public abstract class BasePoller : IDisposable
     protected bool ProcessEvent(nint key, IoEvents ready) => ProcessEvent(key, ready, SocketError.Success);
 
     /// <summary>
-    /// As <see cref="ProcessEvent(nint, IoEvents)"/>, for a backend that learned a connect's
-    /// failure from the event itself (kqueue's <c>fflags</c>): <paramref name="connectError"/>
-    /// is the outcome the connect check uses before it asks <c>SO_ERROR</c>; ignored when the
-    /// channel is not connecting.
+    /// As <see cref="ProcessEvent(nint, IoEvents)"/>, for a backend that learned a socket's
+    /// error from the event itself (kqueue's <c>fflags</c>): for a connecting channel
+    /// <paramref name="connectError"/> is the outcome the connect check uses before it asks
+    /// <c>SO_ERROR</c>; a datagram channel's next receive or send throws it (a connected UDP
+    /// socket's refused port, which libkqueue clears from the socket as it reports it); other
+    /// channels ignore it (their next call meets the error or the end of stream).
     /// </summary>
     protected bool ProcessEvent(nint key, IoEvents ready, SocketError connectError)
     {
@@ -631,6 +656,10 @@ public abstract class BasePoller : IDisposable
             }
 
             ready &= ~IoEvents.Write;
+        }
+        else if (connectError != SocketError.Success && channel is DatagramTransport && slot.PendingError == SocketError.Success)
+        {
+            slot.PendingError = connectError;
         }
 
         if ((ready & IoEvents.Read) != 0 && !channel.ReadingPaused)
