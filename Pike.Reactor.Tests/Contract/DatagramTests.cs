@@ -70,6 +70,7 @@ public sealed class DatagramTests
         Wait.Until(poller, () => emptyAfter, "both datagrams read, then nothing");
 
         Assert.Equal([0, 3], lengths);
+        Assert.Empty(server.Errors);
         Assert.Equal(peer.LocalEndPoint, new IPEndPoint(IPAddress.Any, 0).Create(from));
     }
 
@@ -99,6 +100,7 @@ public sealed class DatagramTests
 
         Assert.Equal((10, true, (byte)1), seen[0]);
         Assert.Equal((4, false, (byte)2), seen[1]);
+        Assert.Empty(server.Errors);
     }
 
     /// <summary>
@@ -247,6 +249,7 @@ public sealed class DatagramTests
         var batch = new DatagramBatch(capacity: 16, datagramSize: 32);
         var seen = new List<(int Sender, int Length, bool Truncated, byte Tag)>();
         var calls = new List<int>();
+        int countAfterDrain = -1;
         server.OnRead = s =>
         {
             int count;
@@ -262,7 +265,7 @@ public sealed class DatagramTests
                 }
             }
 
-            Assert.Equal(0, batch.Count);
+            countAfterDrain = batch.Count;
         };
 
         // 40 datagrams wait before the first read: the batches take 16, 16 and 8.
@@ -286,7 +289,9 @@ public sealed class DatagramTests
         Assert.Equal((2, 0, false, (byte)0), fromSecond[5]);
         Assert.Equal((2, 32, true, (byte)0), fromSecond[6]);
         Assert.Equal((2, 1, false, (byte)108), fromSecond[7]);
-        Assert.Throws<ArgumentOutOfRangeException>(() => batch.Datagram(0)); // the last call found none
+        Assert.Equal(0, countAfterDrain); // the last call found none
+        Assert.Throws<ArgumentOutOfRangeException>(() => batch.Datagram(0));
+        Assert.Empty(server.Errors);
     }
 
     [Fact]
@@ -391,24 +396,74 @@ public sealed class DatagramTests
         Assert.Throws<ObjectDisposedException>(() => channel.TrySendTo(buffer, peer.LocalEndPoint!.Serialize()));
     }
 
+    [Theory]
+    [MemberData(nameof(Names))]
+    public void A_bind_the_system_refuses_leaves_the_transport_usable(string name)
+    {
+        using BasePoller poller = Pollers.Create(name);
+        using Socket taken = TestDatagram.PlainPeer();
+        var channel = new TestDatagram(poller);
+
+        SocketException refused = Assert.Throws<SocketException>(() => channel.Bind(taken.LocalEndPoint!));
+        Assert.Equal(SocketError.AddressAlreadyInUse, refused.SocketErrorCode);
+        Assert.False(channel.IsClosed);
+        Assert.Null(channel.Socket);
+        Assert.Equal(0, poller.ChannelCount);
+
+        channel.Bind(new IPEndPoint(IPAddress.Loopback, 0)); // another address: the transport works
+        taken.SendTo(new byte[] { 1 }, channel.EndPoint);
+        int length = -1;
+        channel.OnRead = c => c.TryReceive(new byte[8], out length);
+        Wait.Until(poller, () => length == 1, "a datagram at the second address");
+    }
+
+    [Theory]
+    [MemberData(nameof(Names))]
+    public void A_graceful_close_of_a_datagram_transport_closes_it_at_once(string name)
+    {
+        using BasePoller poller = Pollers.Create(name);
+        TestDatagram channel = TestDatagram.BoundToLoopback(poller);
+        Assert.Throws<InvalidOperationException>(() => channel.ShutdownSend());
+        Assert.False(channel.IsClosed);
+
+        channel.CloseAfterFlush(TimeSpan.FromSeconds(5));
+
+        Assert.True(channel.IsClosed);
+        Assert.Equal(0, poller.ChannelCount);
+    }
+
     [Fact]
     public void Datagram_calls_from_another_thread_are_refused_while_the_loop_runs()
     {
         using BasePoller poller = PollerFactory.Create();
         TestDatagram channel = TestDatagram.BoundToLoopback(poller);
-        Exception? seen = null;
+        var seen = new List<Exception?>();
         var thread = new System.Threading.Thread(() => poller.Loop(TimeSpan.FromSeconds(20)));
         poller.Post(() =>
         {
             var other = new System.Threading.Thread(() =>
             {
-                try
+                var calls = new Action[]
                 {
-                    channel.TryReceive(new byte[8], out _);
-                }
-                catch (Exception error)
+                    () => channel.TryReceive(new byte[8], out _),
+                    () => channel.TryReceiveFrom(new byte[8], new SocketAddress(AddressFamily.InterNetwork), out _),
+                    () => channel.TrySendTo(new byte[8], channel.EndPoint.Serialize()),
+                    () => channel.TrySend(new byte[8]),
+                    () => channel.ReceiveBatch(new DatagramBatch(4, 64)),
+                    () => channel.JoinMulticastGroup(Group),
+                    () => channel.Bind(new IPEndPoint(IPAddress.Loopback, 0)),
+                };
+                foreach (Action call in calls)
                 {
-                    seen = error;
+                    try
+                    {
+                        call();
+                        seen.Add(null);
+                    }
+                    catch (Exception error)
+                    {
+                        seen.Add(error);
+                    }
                 }
             });
             other.Start();
@@ -418,7 +473,8 @@ public sealed class DatagramTests
         thread.Start();
         thread.Join();
 
-        Assert.IsType<InvalidOperationException>(seen);
+        Assert.Equal(7, seen.Count);
+        Assert.All(seen, error => Assert.IsType<InvalidOperationException>(error));
     }
 
     /// <summary>An echo server: every datagram goes back to its sender, those the socket does not take queued for HandleWrite.</summary>

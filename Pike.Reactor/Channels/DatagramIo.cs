@@ -65,7 +65,8 @@ internal static class DatagramIo
                 {
                     length = (int)received;
                     addressLength = address.IsEmpty ? 0 : (int)header.NameLength;
-                    truncated = (header.Flags & s_truncatedFlag) != 0;
+                    int flags = Interop.SocketErrors.IsLinux ? header.Flags : *(int*)((byte*)&header + Interop.Libc.BsdFlagsOffset);
+                    truncated = (flags & s_truncatedFlag) != 0;
                     return SocketError.Success;
                 }
 

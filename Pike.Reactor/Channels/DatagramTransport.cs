@@ -25,6 +25,9 @@ namespace Pike.Reactor;
 /// </remarks>
 public abstract class DatagramTransport : Transport
 {
+    private SocketError _batchError;     // met after a batch's first datagram: thrown by the next call
+    private int _reportedSocketError;    // the SO_ERROR last thrown for an empty readiness (Wine keeps it)
+
     /// <summary>Creates a datagram transport for <paramref name="poller"/>, or for <see cref="PollerFactory.Default"/> when null.</summary>
     protected DatagramTransport(BasePoller? poller = null)
         : base(poller)
@@ -41,7 +44,7 @@ public abstract class DatagramTransport : Transport
     /// <exception cref="ArgumentNullException"><paramref name="local"/> is null.</exception>
     /// <exception cref="ObjectDisposedException">The transport is closed.</exception>
     /// <exception cref="InvalidOperationException">The socket is not a datagram socket, is bound already (a send or connect binds it too), or the loop runs on another thread.</exception>
-    /// <exception cref="SocketException">The system refused the address (in use, not local); a socket this call created is closed again.</exception>
+    /// <exception cref="SocketException">The system refused the address (in use, not local); a socket this call created is removed again, so that another address can be tried.</exception>
     public void Bind(EndPoint local)
     {
         ArgumentNullException.ThrowIfNull(local);
@@ -64,7 +67,7 @@ public abstract class DatagramTransport : Transport
         }
         catch when (created)
         {
-            Close();
+            DiscardSocket(); // as before the call: no socket, and the transport still usable
             throw;
         }
     }
@@ -163,7 +166,7 @@ public abstract class DatagramTransport : Transport
             }
             catch (SocketException error) when (i > 0)
             {
-                Poller.KeepPendingError(this, error.SocketErrorCode);
+                _batchError = error.SocketErrorCode;
                 break;
             }
 
@@ -201,11 +204,19 @@ public abstract class DatagramTransport : Transport
     public bool TrySend(ReadOnlySpan<byte> datagram) => Send(DatagramSocket(), datagram, default);
 
     /// <summary>Joins the IPv4 or IPv6 multicast <paramref name="group"/> on the interface the system picks for it.</summary>
-    /// <inheritdoc cref="JoinMulticastGroup(IPAddress, int)"/>
+    /// <exception cref="ArgumentNullException"><paramref name="group"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="group"/> is not a multicast address.</exception>
+    /// <exception cref="ObjectDisposedException">The transport is closed.</exception>
+    /// <exception cref="InvalidOperationException">No socket, not a datagram socket, or the loop runs on another thread.</exception>
+    /// <exception cref="SocketException">The system refused (a group of another family than the socket's, joined already).</exception>
     public void JoinMulticastGroup(IPAddress group) => ChangeMembership(group, null, 0, join: true);
 
     /// <summary>Leaves a multicast group joined by <see cref="JoinMulticastGroup(IPAddress)"/>.</summary>
-    /// <inheritdoc cref="JoinMulticastGroup(IPAddress, int)"/>
+    /// <exception cref="ArgumentNullException"><paramref name="group"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="group"/> is not a multicast address.</exception>
+    /// <exception cref="ObjectDisposedException">The transport is closed.</exception>
+    /// <exception cref="InvalidOperationException">No socket, not a datagram socket, or the loop runs on another thread.</exception>
+    /// <exception cref="SocketException">The system refused (the group was not joined so).</exception>
     public void LeaveMulticastGroup(IPAddress group) => ChangeMembership(group, null, 0, join: false);
 
     /// <summary>Joins the IPv4 or IPv6 multicast <paramref name="group"/> on the interface with index <paramref name="interfaceIndex"/> (0: the one the system picks).</summary>
@@ -231,12 +242,21 @@ public abstract class DatagramTransport : Transport
     }
 
     /// <summary>Leaves a multicast group joined by <see cref="JoinMulticastGroup(IPAddress, int)"/>.</summary>
-    /// <inheritdoc cref="JoinMulticastGroup(IPAddress, int)"/>
+    /// <exception cref="ArgumentNullException"><paramref name="group"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="group"/> is not a multicast address.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="interfaceIndex"/> is negative.</exception>
+    /// <exception cref="ObjectDisposedException">The transport is closed.</exception>
+    /// <exception cref="InvalidOperationException">No socket, not a datagram socket, or the loop runs on another thread.</exception>
+    /// <exception cref="SocketException">The system refused (the group was not joined so).</exception>
     public void LeaveMulticastGroup(IPAddress group, int interfaceIndex) =>
         ChangeMembership(group, null, interfaceIndex, join: false);
 
     /// <summary>Leaves a multicast group joined by <see cref="JoinMulticastGroup(IPAddress, IPAddress)"/>.</summary>
-    /// <inheritdoc cref="JoinMulticastGroup(IPAddress, IPAddress)"/>
+    /// <exception cref="ArgumentNullException"><paramref name="group"/> or <paramref name="localInterface"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="group"/> is not an IPv4 multicast address, or <paramref name="localInterface"/> not an IPv4 address.</exception>
+    /// <exception cref="ObjectDisposedException">The transport is closed.</exception>
+    /// <exception cref="InvalidOperationException">No socket, not a datagram socket, or the loop runs on another thread.</exception>
+    /// <exception cref="SocketException">The system refused (the group was not joined so).</exception>
     public void LeaveMulticastGroup(IPAddress group, IPAddress localInterface)
     {
         ArgumentNullException.ThrowIfNull(localInterface);
@@ -286,6 +306,7 @@ public abstract class DatagramTransport : Transport
             ReadDispatched = false;
             if (error == SocketError.Success)
             {
+                _reportedSocketError = 0;
                 return true;
             }
 
@@ -299,10 +320,11 @@ public abstract class DatagramTransport : Transport
                 return false;
             }
 
-            if (OperatingSystem.IsWindows() && error == SocketError.ConnectionReset && !socket.Connected)
+            if (OperatingSystem.IsWindows() && error is SocketError.ConnectionReset or SocketError.NetworkReset && !socket.Connected)
             {
-                // Winsock reports an earlier send's port unreachable on any UDP socket; POSIX
-                // only on a connected one. An unconnected socket reads on, as it would there.
+                // Winsock reports an earlier send's port unreachable (or TTL expired) on any UDP
+                // socket; POSIX only on a connected one. An unconnected socket reads on, as it
+                // would there.
                 continue;
             }
 
@@ -314,15 +336,17 @@ public abstract class DatagramTransport : Transport
     {
         ThrowPendingError(socket);
         SocketError error = DatagramIo.Send(Fileno, datagram, address);
-        if (OperatingSystem.IsWindows() && error == SocketError.ConnectionReset && !socket.Connected)
+        for (int skipped = 0; OperatingSystem.IsWindows() && error is SocketError.ConnectionReset or SocketError.NetworkReset && !socket.Connected && skipped < 64; skipped++)
         {
-            // As in Receive: the report was of an earlier datagram, and it is consumed now.
+            // As in Receive: each report was of an earlier datagram, and is consumed as it is
+            // returned; a bounded number, so that a socket that keeps answering so still ends.
             error = DatagramIo.Send(Fileno, datagram, address);
         }
 
         NoteActivity();
         if (error == SocketError.Success)
         {
+            _reportedSocketError = 0;
             return true;
         }
 
@@ -342,6 +366,13 @@ public abstract class DatagramTransport : Transport
     /// </summary>
     private void ThrowPendingError(Socket socket)
     {
+        if (_batchError != SocketError.Success)
+        {
+            SocketError kept = _batchError;
+            _batchError = SocketError.Success;
+            throw new SocketException((int)kept);
+        }
+
         SocketError pending = Poller.TakePendingError(this);
         if (pending == SocketError.Success)
         {
@@ -366,7 +397,7 @@ public abstract class DatagramTransport : Transport
     /// recvfrom, and the readiness is all there is to say so. One getsockopt, only for such an
     /// empty readiness.
     /// </summary>
-    private static void ThrowReportedError(Socket socket)
+    private void ThrowReportedError(Socket socket)
     {
         int error;
         try
@@ -378,8 +409,11 @@ public abstract class DatagramTransport : Transport
             return;
         }
 
-        if (error != 0)
+        // Wine does not clear it as it is read: the same value is thrown once, until a datagram
+        // passes again.
+        if (error != 0 && error != _reportedSocketError)
         {
+            _reportedSocketError = error;
             throw new SocketException((int)PortableError((SocketError)error));
         }
     }

@@ -16,7 +16,8 @@ public abstract partial class Transport
 
     /// <summary>
     /// Starts a non-blocking connect; <see cref="HandleConnect"/> follows once established,
-    /// <see cref="HandleError"/> if it fails. A <see cref="DnsEndPoint"/> is resolved off the loop
+    /// <see cref="HandleError"/> if it fails. A datagram socket's connect, which only names the
+    /// peer, is done when this returns (its <see cref="HandleConnect"/> still comes from the loop). A <see cref="DnsEndPoint"/> is resolved off the loop
     /// thread (the loop never blocks on a name lookup) and its addresses of the socket's family
     /// are tried in the order the resolver gave them, each on a fresh socket, until one
     /// connects; <see cref="HandleError"/> hears of the last failure.

@@ -60,7 +60,8 @@ public abstract partial class Transport
     /// (so that the peer's late data does not make the kernel answer with a reset that could
     /// destroy the last reply in flight), and the transport closes when the peer closes its end,
     /// or after <paramref name="timeout"/> at the latest. <see cref="HandleRead"/> is not called
-    /// any more. Idempotent; a <see cref="Close"/> meanwhile closes at once.
+    /// any more. Idempotent; a <see cref="Close"/> meanwhile closes at once. A datagram socket,
+    /// which has nothing queued and no stream to end, closes at once.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="timeout"/> is negative.</exception>
     /// <exception cref="InvalidOperationException">No socket, or the loop runs on another thread.</exception>
@@ -72,7 +73,12 @@ public abstract partial class Transport
             return;
         }
 
-        ActiveSocket();
+        if (ActiveSocket().SocketType == SocketType.Dgram)
+        {
+            Close(); // a datagram socket has no queue to flush and no stream to end
+            return;
+        }
+
         _lingering = true;
         ResumeReadingIfPaused();
         _lingerTimer = Poller.CallLater(timeout, LingerExpired);
@@ -96,10 +102,10 @@ public abstract partial class Transport
         }
     }
 
-    /// <summary>Called by the poller instead of <see cref="HandleRead"/>: a lingering transport drains and drops input, and closes at the end of the stream.</summary>
     /// <summary>Set as the poller dispatches a read; a datagram transport clears it as it receives (Windows: an empty readiness of a connected socket is an error, see DatagramTransport).</summary>
     private protected bool ReadDispatched { get; set; }
 
+    /// <summary>Called by the poller instead of <see cref="HandleRead"/>: a lingering transport drains and drops input, and closes at the end of the stream.</summary>
     internal void DispatchRead()
     {
         NoteActivity();

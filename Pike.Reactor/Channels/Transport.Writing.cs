@@ -153,10 +153,10 @@ public abstract partial class Transport
     /// stream. Reading goes on (the peer may still send). Idempotent.
     /// </summary>
     /// <exception cref="ObjectDisposedException">The transport is closed.</exception>
-    /// <exception cref="InvalidOperationException">No socket, or the loop runs on another thread.</exception>
+    /// <exception cref="InvalidOperationException">No socket, a datagram socket (it has no stream to end), or the loop runs on another thread.</exception>
     public void ShutdownSend()
     {
-        Socket socket = ActiveSocket();
+        Socket socket = StreamSocket();
         if (_sendShutDown)
         {
             return;

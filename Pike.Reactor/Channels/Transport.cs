@@ -309,6 +309,19 @@ public abstract partial class Transport : IDisposable
         Address = remote;
     }
 
+    /// <summary>Removes and disposes the socket without closing the transport (a bind that failed on a socket the call made): the transport is as before it had one.</summary>
+    private protected void DiscardSocket()
+    {
+        if (IsRegistered)
+        {
+            Poller.DelChannel(this);
+        }
+
+        Socket?.Dispose();
+        Socket = null;
+        Fileno = -1;
+    }
+
     private protected void RequestWrite()
     {
         if (IsRegistered && !Poller.IsWriteDeferred(this))

@@ -5,13 +5,19 @@ namespace Pike.Reactor.Core;
 internal static partial class Interop
 {
     /// <summary>
-    /// recvmsg, recvmmsg and sendto of the POSIX C library, for datagram sockets. The structs are
-    /// laid out for 64-bit Linux and 64-bit BSD/macOS alike: where Linux has a <c>size_t</c>
-    /// (<c>msg_iovlen</c>, <c>msg_controllen</c>) the BSDs have a 4-byte field followed by 4
-    /// bytes of padding, at the same offsets.
+    /// recvmsg, recvmmsg and sendto of the POSIX C library, for datagram sockets.
+    /// <see cref="MessageHeader"/> is 64-bit Linux's <c>struct msghdr</c> (56 bytes). The
+    /// 64-bit BSDs' and macOS's (48 bytes) agree up to <c>msg_control</c>: their
+    /// <c>msg_iovlen</c> is an int at 24 (the upper half of ours stays 0), and then comes a
+    /// 4-byte <c>msg_controllen</c> at 40 and <c>msg_flags</c> at 44
+    /// (<see cref="BsdFlagsOffset"/>), which the 8-byte <see cref="MessageHeader.ControlLength"/>
+    /// covers; the kernel reads and writes only its 48 bytes.
     /// </summary>
     internal static partial class Libc
     {
+        /// <summary>Where macOS and the BSDs keep <c>msg_flags</c> in <see cref="MessageHeader"/>.</summary>
+        internal const int BsdFlagsOffset = 44;
+
         /// <summary><c>struct iovec</c>.</summary>
         [StructLayout(LayoutKind.Sequential)]
         internal unsafe struct IOVector

@@ -471,15 +471,6 @@ public abstract class BasePoller : IDisposable
 
     internal bool IsConnecting(Transport transport) => transport.IsRegistered && _channels.Get(transport.RegistrationKey).Connecting;
 
-    /// <summary>Keeps <paramref name="error"/> for <paramref name="transport"/>'s next datagram call (met after a batch's first datagram).</summary>
-    internal void KeepPendingError(Transport transport, SocketError error)
-    {
-        if (transport.IsRegistered)
-        {
-            _channels.Get(transport.RegistrationKey).PendingError = error;
-        }
-    }
-
     /// <summary>The error kept by <see cref="ProcessEvent(nint, IoEvents, SocketError)"/> for a datagram channel, cleared as it is taken.</summary>
     internal SocketError TakePendingError(Transport transport)
     {

@@ -182,9 +182,29 @@ internal sealed partial class PageWriter(IReadOnlyDictionary<string, XElement> d
             return null;
         }
 
-        if (doc.Element("inheritdoc") is null)
+        XElement? inherit = doc.Element("inheritdoc");
+        if (inherit is null)
         {
             return doc;
+        }
+
+        // <inheritdoc cref="..."/> beside the member's own elements: its own come first, and
+        // what it does not say (a summary, a param, an exception of another type) comes from
+        // the member named.
+        if (inherit.Attribute("cref")?.Value is { } cref && docs.TryGetValue(cref, out XElement? source) && source.Element("inheritdoc") is null)
+        {
+            var merged = new XElement(doc.Name, doc.Attributes(), doc.Elements().Where(e => e.Name != "inheritdoc"));
+            foreach (XElement element in source.Elements())
+            {
+                string? key = element.Attribute("name")?.Value ?? element.Attribute("cref")?.Value;
+                bool present = merged.Elements(element.Name).Any(own => (own.Attribute("name")?.Value ?? own.Attribute("cref")?.Value) == key);
+                if (!present)
+                {
+                    merged.Add(new XElement(element));
+                }
+            }
+
+            return merged;
         }
 
         MemberInfo? inherited = Inherited(member);

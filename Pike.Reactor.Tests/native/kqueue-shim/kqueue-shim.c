@@ -38,6 +38,10 @@
  *      the error only through SO_ERROR, which clears it on Linux, so it reads it once and
  *      keeps it for the knotes of that descriptor: a caller asking SO_ERROR afterwards sees 0
  *      (stricter than the kernel). data of a listening socket: the accept queue length.
+ *      A datagram socket's error (a connected UDP socket's refused port) is no EV_EOF there:
+ *      filt_soread and filt_sowrite report it as plain readiness and the next recv or send
+ *      returns it (and clears it), so the shim leaves it on the socket. libkqueue reads it
+ *      into fflags as for any socket, which clears it: the next recv finds nothing.
  *
  *  (b) Entries that find no room in the eventlist.
  *      libkqueue: kevent() first cuts nevents to MAX_KEVENT, 512 (src/common/private.h,
@@ -746,6 +750,13 @@ static intptr_t readable_bytes(int fd, int *stream_empty)
     return avail;
 }
 
+static int is_datagram(int fd)
+{
+    int type = 0;
+    socklen_t len = sizeof(type);
+    return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_DGRAM;
+}
+
 /* The socket error a kevent reports in fflags. libkqueue reads (and so clears) SO_ERROR for each
  * kevent it makes; a BSD kernel reports so_error without clearing it, which the shim imitates by
  * keeping what it read for the knotes of that descriptor. */
@@ -826,6 +837,13 @@ static int collect(struct kq *kq, const struct epoll_event *ready, int n, struct
         if (fd >= kq->nfds)
             continue;
         struct fdent *e = &kq->fds[fd];
+        if (g_mode == MODE_BSD && (ev & EPOLLERR) && !(ev & (EPOLLRDHUP | EPOLLHUP)) && is_datagram(fd)) {
+            /* FreeBSD filt_soread/filt_sowrite: a datagram socket's so_error (an ICMP port
+             * unreachable on a connected UDP socket) is plain readiness, no EV_EOF, no fflags;
+             * the error stays on the socket for the next recv or send, which returns and clears
+             * it. libkqueue makes no such difference (read.c reads SO_ERROR for every socket). */
+            ev = (ev & ~EPOLLERR) | EPOLLIN | EPOLLOUT;
+        }
         if (e->rd.active && !e->rd.disabled && (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
             struct kevent *o = &out[count++];
             memset(o, 0, sizeof(*o));
