@@ -170,6 +170,28 @@ Task("Bench")
             .Append(HasArgument("with-spin") ? "--with-spin" : ""));
 });
 
+Task("Bench-Loops")
+    .Description("The RESP sample on epoll with 1, 2 and 4 loops against redis-server, redis-benchmark --threads 2 (Release); writes bench/loops-results.md. --rounds=N (default 5).")
+    .Does(() =>
+{
+    var harness = root.CombineWithFilePath("bench/Pike.Reactor.Bench/Pike.Reactor.Bench.csproj");
+    DotNetBuild(harness.FullPath, new DotNetBuildSettings { Configuration = "Release" });
+    DotNetExecute(
+        root.CombineWithFilePath("bench/Pike.Reactor.Bench/bin/Release/net10.0/Pike.Reactor.Bench.dll"),
+        new ProcessArgumentBuilder().Append("--loops").Append("--rounds").Append(Argument("rounds", "5")));
+});
+
+Task("Bench-Udp")
+    .Description("UDP echo datagrams/s: Pike.Reactor (batched and one datagram a call) against the same echo with .NET's ReceiveFromAsync/SendToAsync, same run, rounds rotating (Release); writes bench/udp-results.md. --rounds=N (default 5), --seconds=S (default 5).")
+    .Does(() =>
+{
+    var harness = root.CombineWithFilePath("bench/Pike.Reactor.UdpBench/Pike.Reactor.UdpBench.csproj");
+    DotNetBuild(harness.FullPath, new DotNetBuildSettings { Configuration = "Release" });
+    DotNetExecute(
+        root.CombineWithFilePath("bench/Pike.Reactor.UdpBench/bin/Release/net10.0/Pike.Reactor.UdpBench.dll"),
+        new ProcessArgumentBuilder().Append("--rounds").Append(Argument("rounds", "5")).Append("--seconds").Append(Argument("seconds", "5")));
+});
+
 Task("Bench-Poll")
     .Description("BenchmarkDotNet: one readable dispatch through each poller, with 10 or 5,000 idle connections beside it.")
     .Does(() =>

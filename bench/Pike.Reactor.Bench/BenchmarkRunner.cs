@@ -12,7 +12,7 @@ internal static class BenchmarkRunner
     {
         int port = process.Port;
         double cpuBefore = process.CpuSeconds();
-        string output = RedisBenchmark(port, benchCase.Test, benchCase.Clients, benchCase.Pipeline, benchCase.DataSize, benchCase.Requests, csv: true);
+        string output = RedisBenchmark(port, benchCase.Test, benchCase.Clients, benchCase.Pipeline, benchCase.DataSize, benchCase.Requests, csv: true, benchCase.Threads);
         foreach (string line in output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
             // "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
@@ -35,7 +35,7 @@ internal static class BenchmarkRunner
 
     private static double Number(string field) => double.Parse(field.Trim('"'), CultureInfo.InvariantCulture);
 
-    private static string RedisBenchmark(int port, string tests, int clients, int pipeline, int dataSize, int requests, bool csv)
+    private static string RedisBenchmark(int port, string tests, int clients, int pipeline, int dataSize, int requests, bool csv, int threads = 1)
     {
         var start = new ProcessStartInfo("redis-benchmark")
         {
@@ -52,6 +52,12 @@ internal static class BenchmarkRunner
             "-d", dataSize.ToString(CultureInfo.InvariantCulture),
             "-P", pipeline.ToString(CultureInfo.InvariantCulture),
         };
+        if (threads > 1)
+        {
+            args.Add("--threads");
+            args.Add(threads.ToString(CultureInfo.InvariantCulture));
+        }
+
         args.Add(csv ? "--csv" : "-q");
         foreach (string arg in args)
         {

@@ -23,6 +23,7 @@ internal static class Program
         string? outDir = null;
         bool exhaustion = false;
         bool withSpin = false;
+        bool loops = false;
         for (int i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -32,6 +33,9 @@ internal static class Program
                     break;
                 case "--with-spin":
                     withSpin = true;
+                    break;
+                case "--loops":
+                    loops = true;
                     break;
                 case "--rounds" when i + 1 < args.Length:
                     rounds = int.Parse(args[++i], CultureInfo.InvariantCulture);
@@ -49,7 +53,7 @@ internal static class Program
                     outDir = args[++i];
                     break;
                 default:
-                    Console.Error.WriteLine("usage: Pike.Reactor.Bench [--rounds N] [--scale F] [--out DIR] [--with-spin] | --exhaustion");
+                    Console.Error.WriteLine("usage: Pike.Reactor.Bench [--rounds N] [--scale F] [--out DIR] [--with-spin | --loops] | --exhaustion");
                     return 2;
             }
         }
@@ -82,6 +86,11 @@ internal static class Program
         if (withSpin)
         {
             servers = [.. servers, new("pike-epoll-spin50", "dotnet", [sample, "--port", "{port}", "--poller", "epoll", "--spin-us", "50"])];
+        }
+
+        if (loops)
+        {
+            return LoopScaling.Run(sample, rounds, scale, outDir);
         }
 
         int clients5k = limit >= 10_200 ? 5000 : (int)Math.Max(50, ((long)limit - 200) / 2);

@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Net;
 using System.Runtime.InteropServices;
 using Pike.Reactor.RespServer.Demo;
@@ -29,17 +30,6 @@ internal static class Program
             return 0;
         }
 
-        BasePoller poller;
-        try
-        {
-            poller = options.Poller is null ? PollerFactory.Create() : PollerFactory.Create(options.Poller);
-        }
-        catch (PollerUnavailableException error)
-        {
-            Console.Error.WriteLine(error.Message);
-            return 2;
-        }
-
         int maxClients = options.MaxClients;
         if (!options.Demo && DescriptorBudget.ClientsThatFit(out long limit, out int open) is { } fit && fit < maxClients)
         {
@@ -49,6 +39,22 @@ internal static class Program
             Console.Error.WriteLine(
                 $"maxclients {options.MaxClients} needs more descriptors than the limit of {limit} allows ({open} open at start, " +
                 $"{DescriptorBudget.Reserved} kept for the server): maxclients reduced to {maxClients}. Raise 'ulimit -n' for more.");
+        }
+
+        if (options.Loops > 1)
+        {
+            return RunLoops(options, maxClients);
+        }
+
+        BasePoller poller;
+        try
+        {
+            poller = options.Poller is null ? PollerFactory.Create() : PollerFactory.Create(options.Poller);
+        }
+        catch (PollerUnavailableException error)
+        {
+            Console.Error.WriteLine(error.Message);
+            return 2;
         }
 
         using var server = new RespServerHost(poller, options.MaxOutputBytes, Console.Error, maxClients);
@@ -68,10 +74,7 @@ internal static class Program
 
         if (options.Stats)
         {
-            Console.WriteLine(
-                $"stats: commands={server.Stats.CommandsProcessed} connections={server.Stats.ConnectionsReceived} " +
-                $"dropped_for_output={server.Stats.ClientsDroppedForOutput} protocol_errors={server.Stats.ProtocolErrors} " +
-                $"loop_allocated_bytes={server.Stats.AllocatedBytes()}");
+            PrintStats([server]);
         }
 
         Console.WriteLine("stopped");
@@ -82,5 +85,104 @@ internal static class Program
             context.Cancel = true;
             server.Stop();
         }
+    }
+
+    /// <summary>
+    /// N loops, one thread each (a <see cref="PollerGroup"/>), each with its own listener on the
+    /// shared port (SO_REUSEPORT: the kernel spreads the connections) and its own clients, over
+    /// one store whose commands take its lock. maxclients is split evenly between them.
+    /// </summary>
+    private static int RunLoops(ServerOptions options, int maxClients)
+    {
+        Func<BasePoller> create = options.Poller is { } name ? () => PollerFactory.Create(name) : PollerFactory.Create;
+        PollerGroup group;
+        try
+        {
+            group = new PollerGroup(options.Loops, create);
+        }
+        catch (PollerUnavailableException error)
+        {
+            Console.Error.WriteLine(error.Message);
+            return 2;
+        }
+
+        using var stopped = new System.Threading.ManualResetEventSlim();
+        int failed = 0;
+        var hosts = new List<RespServerHost>();
+        try
+        {
+            var store = new Storage.KeyValueStore();
+            var gate = new System.Threading.Lock();
+            int perLoop = Math.Max(1, (maxClients + options.Loops - 1) / options.Loops);
+            var byPoller = new Dictionary<BasePoller, RespServerHost>();
+            foreach (BasePoller poller in group.Pollers)
+            {
+                var host = new RespServerHost(poller, store, gate, options.MaxOutputBytes, Console.Error, perLoop);
+                hosts.Add(host);
+                byPoller[poller] = host;
+            }
+
+            group.Error = (poller, error) =>
+            {
+                Console.Error.WriteLine($"a loop ({poller.Name}) failed: {error}");
+                System.Threading.Interlocked.Exchange(ref failed, 1);
+                stopped.Set();
+            };
+            try
+            {
+                group.ListenOnEach(new IPEndPoint(options.Bind, options.Port), poller => byPoller[poller].Listener);
+            }
+            catch (PlatformNotSupportedException error)
+            {
+                Console.Error.WriteLine($"--loops {options.Loops}: {error.Message}");
+                return 2;
+            }
+
+            hosts.ForEach(h => h.Listened());
+            IPEndPoint bound = hosts[0].EndPoint;
+            Console.WriteLine($"Pike.Reactor RESP server listening on {bound.Address}:{bound.Port} (poller {group.Pollers[0].Name}, {options.Loops} loops)");
+            Console.Out.Flush();
+
+            using PosixSignalRegistration interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, StopOnSignal);
+            using PosixSignalRegistration terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, StopOnSignal);
+            stopped.Wait();
+        }
+        finally
+        {
+            group.Dispose(); // closes the listeners, ends every loop, closes every client, releases the pollers
+        }
+
+        if (options.Stats)
+        {
+            PrintStats(hosts);
+        }
+
+        Console.WriteLine("stopped");
+        return failed;
+
+        void StopOnSignal(PosixSignalContext context)
+        {
+            context.Cancel = true;
+            stopped.Set();
+        }
+    }
+
+    private static void PrintStats(List<RespServerHost> hosts)
+    {
+        long commands = 0, connections = 0, dropped = 0, errors = 0;
+        foreach (RespServerHost host in hosts)
+        {
+            commands += host.Stats.CommandsProcessed;
+            connections += host.Stats.ConnectionsReceived;
+            dropped += host.Stats.ClientsDroppedForOutput;
+            errors += host.Stats.ProtocolErrors;
+        }
+
+        // One loop runs on this thread, so its counter is the loop's; several ran on threads of
+        // their own, which have ended: the process's total stands in for them.
+        string allocatedField = hosts.Count == 1 ? $"loop_allocated_bytes={hosts[0].Stats.AllocatedBytes()}" : $"process_allocated_bytes={GC.GetTotalAllocatedBytes()}";
+        Console.WriteLine(
+            $"stats: commands={commands} connections={connections} dropped_for_output={dropped} protocol_errors={errors} " +
+            allocatedField);
     }
 }

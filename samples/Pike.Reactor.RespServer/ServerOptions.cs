@@ -27,6 +27,15 @@ internal sealed class ServerOptions
 
     public const int DefaultSpinMicroseconds = 0;
 
+    /// <summary>
+    /// Loops (threads, pollers) serving clients: 1, the default, is one loop as redis-server;
+    /// more share the port (SO_REUSEPORT, Linux and FreeBSD) and one store, each command under
+    /// the store's lock (docs/resp-server.md says why it is not sharded).
+    /// </summary>
+    public int Loops { get; private set; } = 1;
+
+    public const int MaxLoops = 64;
+
     public bool Stats { get; private set; }
 
     public bool Demo { get; private set; }
@@ -35,11 +44,13 @@ internal sealed class ServerOptions
 
     public const string Usage =
         """
-        Pike.Reactor RESP server: an in-memory Redis-protocol server on one Pike.Reactor loop.
-        usage: Pike.Reactor.RespServer [--port N] [--bind ADDR] [--poller NAME] [--maxclients N] [--max-output-bytes N] [--spin-us N] [--stats] [--demo]
+        Pike.Reactor RESP server: an in-memory Redis-protocol server on Pike.Reactor loops (one by default).
+        usage: Pike.Reactor.RespServer [--port N] [--bind ADDR] [--poller NAME] [--loops N] [--maxclients N] [--max-output-bytes N] [--spin-us N] [--stats] [--demo]
           --port N              port to listen on (0 or absent: a free port, printed)
           --bind ADDR           address to listen on (default 127.0.0.1)
           --poller NAME         epoll, io_uring, poll, select, ... (default: the best for this OS)
+          --loops N             loops (threads) serving clients, sharing the port and one store (default 1; N > 1 on Linux and FreeBSD,
+                                not with --spin-us or --demo)
           --maxclients N        clients served at once; more are refused with an error, as by redis-server (default 10000,
                                 lowered at start to what the descriptor limit allows)
           --max-output-bytes N  unsent output a client may accumulate before it is dropped (default 64 MiB)
@@ -56,7 +67,7 @@ internal sealed class ServerOptions
             switch (args[i])
             {
                 case "--port":
-                    options.Port = int.Parse(Value(args, ref i), NumberStyles.None, CultureInfo.InvariantCulture);
+                    options.Port = Number(args, ref i);
                     if (options.Port > 65535)
                     {
                         throw new FormatException("--port takes 0 to 65535.");
@@ -64,13 +75,14 @@ internal sealed class ServerOptions
 
                     break;
                 case "--bind":
-                    options.Bind = IPAddress.Parse(Value(args, ref i));
+                    string address = Value(args, ref i);
+                    options.Bind = IPAddress.TryParse(address, out IPAddress? bind) ? bind : throw new FormatException($"--bind takes an IP address, not '{address}'.");
                     break;
                 case "--poller":
                     options.Poller = Value(args, ref i);
                     break;
                 case "--maxclients":
-                    options.MaxClients = int.Parse(Value(args, ref i), NumberStyles.None, CultureInfo.InvariantCulture);
+                    options.MaxClients = Number(args, ref i);
                     if (options.MaxClients < 1)
                     {
                         throw new FormatException("--maxclients takes 1 or more.");
@@ -78,10 +90,18 @@ internal sealed class ServerOptions
 
                     break;
                 case "--max-output-bytes":
-                    options.MaxOutputBytes = int.Parse(Value(args, ref i), NumberStyles.None, CultureInfo.InvariantCulture);
+                    options.MaxOutputBytes = Number(args, ref i);
                     break;
                 case "--spin-us":
-                    options.SpinMicroseconds = int.Parse(Value(args, ref i), NumberStyles.None, CultureInfo.InvariantCulture);
+                    options.SpinMicroseconds = Number(args, ref i);
+                    break;
+                case "--loops":
+                    options.Loops = Number(args, ref i);
+                    if (options.Loops is < 1 or > MaxLoops)
+                    {
+                        throw new FormatException($"--loops takes 1 to {MaxLoops}.");
+                    }
+
                     break;
                 case "--stats":
                     options.Stats = true;
@@ -97,7 +117,25 @@ internal sealed class ServerOptions
             }
         }
 
+        if (options.Loops > 1 && options.SpinMicroseconds > 0)
+        {
+            throw new FormatException("--spin-us is for one loop: N spinning loops would keep N cores busy.");
+        }
+
+        if (options.Loops > 1 && options.Demo)
+        {
+            throw new FormatException("--demo runs on one loop.");
+        }
+
         return options;
+    }
+
+    private static int Number(string[] args, ref int i)
+    {
+        string text = Value(args, ref i);
+        return int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int value)
+            ? value
+            : throw new FormatException($"{args[i - 1]} takes a whole number, not '{text}'.");
     }
 
     private static string Value(string[] args, ref int i) =>

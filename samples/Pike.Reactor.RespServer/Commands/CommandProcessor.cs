@@ -24,6 +24,13 @@ internal sealed class CommandProcessor(KeyValueStore store, ServerStats stats, s
 
     public ServerStats Stats => stats;
 
+    /// <summary>
+    /// The store's lock when several loops share it (null with one loop): every command that
+    /// reads or writes the store holds it for that command alone (INCR and MSET stay atomic);
+    /// the rest (PING, ECHO, CLIENT, ...) never take it.
+    /// </summary>
+    public System.Threading.Lock? Gate { get; init; }
+
     /// <summary>Whether the last <see cref="Execute(RequestInput, ReadOnlySpan{ArgRange}, ReplyBuffer, ClientSession)"/> kept the request's large argument as a value (its array now belongs to the store).</summary>
     public bool TookLargeArgument { get; private set; }
 
@@ -46,6 +53,32 @@ internal sealed class CommandProcessor(KeyValueStore store, ServerStats stats, s
         }
 
         stats.CommandsProcessed++;
+        if (Gate is { } gate && UsesStore(name))
+        {
+            lock (gate)
+            {
+                return Dispatch(input, args, reply, session, name);
+            }
+        }
+
+        return Dispatch(input, args, reply, session, name);
+    }
+
+    /// <summary>
+    /// The commands that touch the store, and so hold <see cref="Gate"/>: a command added to
+    /// <see cref="Dispatch"/> that reads or writes the store is added here too.
+    /// </summary>
+    private static bool UsesStore(ReadOnlySpan<byte> name) => name.Length switch
+    {
+        3 => Is(name, "GET"u8) || Is(name, "SET"u8) || Is(name, "DEL"u8),
+        4 => Is(name, "INCR"u8) || Is(name, "MGET"u8) || Is(name, "MSET"u8) || Is(name, "INFO"u8),
+        6 => Is(name, "EXISTS"u8) || Is(name, "UNLINK"u8) || Is(name, "DBSIZE"u8),
+        8 => Is(name, "FLUSHALL"u8),
+        _ => false,
+    };
+
+    private CommandOutcome Dispatch(RequestInput input, ReadOnlySpan<ArgRange> args, ReplyBuffer reply, ClientSession session, ReadOnlySpan<byte> name)
+    {
         switch (name.Length)
         {
             case 3:

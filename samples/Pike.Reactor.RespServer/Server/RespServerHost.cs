@@ -24,7 +24,14 @@ internal sealed class RespServerHost : IDisposable
     private readonly TextWriter? _log;
 
     public RespServerHost(BasePoller poller, int maxOutputBytes = DefaultMaxOutputBytes, TextWriter? log = null, int maxClients = DefaultMaxClients)
+        : this(poller, new KeyValueStore(), gate: null, maxOutputBytes, log, maxClients)
     {
+    }
+
+    /// <summary>A host for one loop of several: <paramref name="store"/> is shared, and every command that touches it holds <paramref name="gate"/>.</summary>
+    public RespServerHost(BasePoller poller, KeyValueStore store, System.Threading.Lock? gate, int maxOutputBytes = DefaultMaxOutputBytes, TextWriter? log = null, int maxClients = DefaultMaxClients)
+    {
+        ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(poller);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxOutputBytes);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxClients);
@@ -36,7 +43,7 @@ internal sealed class RespServerHost : IDisposable
         // Every command runs on the loop thread, so the loop thread's own counter is the
         // server's allocation: nothing else (test threads, the JIT) is counted.
         Stats = new ServerStats(GC.GetAllocatedBytesForCurrentThread);
-        Processor = new CommandProcessor(new KeyValueStore(), Stats, poller.Name, () => Port);
+        Processor = new CommandProcessor(store, Stats, poller.Name, () => Port) { Gate = gate };
         _listener = new RespListener(this);
     }
 
@@ -63,6 +70,12 @@ internal sealed class RespServerHost : IDisposable
     public int Port { get; private set; }
 
     public IPEndPoint EndPoint => (IPEndPoint)_listener.LocalEndPoint!;
+
+    /// <summary>The listener, for a group that listens on every loop (it is not listening until then).</summary>
+    internal Listener Listener => _listener;
+
+    /// <summary>Records the port a group listened on for this loop.</summary>
+    internal void Listened() => Port = EndPoint.Port;
 
     /// <summary>Listens on <paramref name="endpoint"/> (port 0: one the system picks; see <see cref="Port"/>).</summary>
     public IPEndPoint Listen(IPEndPoint endpoint)
