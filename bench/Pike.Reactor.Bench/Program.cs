@@ -58,6 +58,12 @@ internal static class Program
             }
         }
 
+        if (exhaustion && (loops || withSpin))
+        {
+            Console.Error.WriteLine("--exhaustion runs alone: not with --loops or --with-spin.");
+            return 2;
+        }
+
         string here = AppContext.BaseDirectory;
         string sample = Path.Combine(here, "Pike.Reactor.RespServer.dll");
         if (exhaustion)
@@ -90,6 +96,12 @@ internal static class Program
 
         if (loops)
         {
+            if (withSpin)
+            {
+                Console.Error.WriteLine("--loops measures the default (no spinning): --with-spin does not apply to it.");
+                return 2;
+            }
+
             return LoopScaling.Run(sample, rounds, scale, outDir);
         }
 

@@ -28,7 +28,7 @@ internal static class Control
 
         public int Answer(ReadOnlySpan<byte> request, Span<byte> reply)
         {
-            long allocated = GC.GetTotalAllocatedBytes(precise: false);
+            long allocated = GC.GetTotalAllocatedBytes(precise: true);
             long cpu = Environment.CpuUsage.TotalTime.Ticks;
             if (request[1] == Mark)
             {

@@ -33,6 +33,14 @@ internal sealed class LoadClient : IDisposable
         _thread.Start();
     }
 
+    private long _refills;
+
+    /// <summary>
+    /// Flows refilled after a tick with no echo (their datagrams taken for lost): each may have
+    /// put up to a window more in flight, if the old ones were only late. Zero in a clean run.
+    /// </summary>
+    public long Refills => Interlocked.Read(ref _refills);
+
     /// <summary>Echoes received so far (read from any thread).</summary>
     public long Echoes => Interlocked.Read(ref _echoes);
 
@@ -83,6 +91,7 @@ internal sealed class LoadClient : IDisposable
         {
             if (!_heard && Connected)
             {
+                Interlocked.Increment(ref _owner._refills);
                 _inFlight = 0;
                 Fill();
             }

@@ -64,7 +64,7 @@ internal static class Program
             return 2;
         }
 
-        var results = new Dictionary<string, List<(double Rate, double CpuUs, double Bytes)>>();
+        var results = new Dictionary<string, List<(double Rate, double CpuUs, double Bytes, long Refills)>>();
         foreach (string server in Servers)
         {
             results[server] = new();
@@ -79,7 +79,7 @@ internal static class Program
                 string server = Servers[(s + round - 1) % Servers.Length];
                 var measured = Measure(server, seconds, flows, window);
                 results[server].Add(measured);
-                Console.WriteLine($"round {round} {server,-12} {measured.Rate,10:F0} datagrams/s  cpu {measured.CpuUs:F2} us/datagram  {measured.Bytes:F3} B/datagram");
+                Console.WriteLine($"round {round} {server,-12} {measured.Rate,10:F0} datagrams/s  cpu {measured.CpuUs:F2} us/datagram  {measured.Bytes:F3} B/datagram  {measured.Refills} stall refills");
             }
         }
 
@@ -92,7 +92,7 @@ internal static class Program
         return 0;
     }
 
-    private static (double Rate, double CpuUs, double Bytes) Measure(string server, double seconds, int flows, int window)
+    private static (double Rate, double CpuUs, double Bytes, long Refills) Measure(string server, double seconds, int flows, int window)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardInput = true, RedirectStandardOutput = true };
         start.ArgumentList.Add(typeof(Program).Assembly.Location);
@@ -108,12 +108,13 @@ internal static class Program
             Thread.Sleep(1000); // warm-up: JIT tiers, buffers, the queues' steady state
             control.Mark();
             long before = load.Echoes;
+            long refillsBefore = load.Refills;
             var clock = Stopwatch.StartNew();
             Thread.Sleep(TimeSpan.FromSeconds(seconds));
             long echoes = load.Echoes - before;
             double elapsed = clock.Elapsed.TotalSeconds;
             (long datagrams, long allocated, TimeSpan cpu) = control.Report();
-            return (echoes / elapsed, cpu.TotalMicroseconds / Math.Max(1, datagrams), (double)allocated / Math.Max(1, datagrams));
+            return (echoes / elapsed, cpu.TotalMicroseconds / Math.Max(1, datagrams), (double)allocated / Math.Max(1, datagrams), load.Refills - refillsBefore);
         }
         finally
         {
@@ -156,7 +157,7 @@ internal static class Program
         return 0;
     }
 
-    private static string Report(Dictionary<string, List<(double Rate, double CpuUs, double Bytes)>> results, int rounds, double seconds, int flows, int window, string loadBefore, string loadAfter)
+    private static string Report(Dictionary<string, List<(double Rate, double CpuUs, double Bytes, long Refills)>> results, int rounds, double seconds, int flows, int window, string loadBefore, string loadAfter)
     {
         double asyncRate = Median(results["async"].Select(r => r.Rate));
         var text = new StringBuilder();
@@ -164,14 +165,17 @@ internal static class Program
         text.AppendLine();
         text.AppendLine(CultureInfo.InvariantCulture, $"`./build.sh --target=Bench-Udp`: {rounds} rounds of {seconds} s each, the servers' order rotating; {flows} connected flows x {window} datagrams of 64 bytes in flight, from one Pike.Reactor client loop. Medians; the ratio is to the async echo's median in the same run. {Environment.ProcessorCount} cores ({MachineModel()}); load average before {loadBefore}, after {loadAfter}.");
         text.AppendLine();
-        text.AppendLine("| server | datagrams/s | ratio | server CPU per datagram | allocated per datagram |");
-        text.AppendLine("| --- | ---: | ---: | ---: | ---: |");
+        text.AppendLine("| server | datagrams/s | ratio | server CPU per datagram | CPU ratio | allocated per datagram | stall refills (all rounds) |");
+        text.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+        double asyncCpu = Median(results["async"].Select(r => r.CpuUs));
         foreach (string server in Servers)
         {
             double rate = Median(results[server].Select(r => r.Rate));
-            text.AppendLine(CultureInfo.InvariantCulture, $"| {Describe(server)} | {rate:F0} | {rate / asyncRate:F2}x | {Median(results[server].Select(r => r.CpuUs)):F2} us | {Median(results[server].Select(r => r.Bytes)):F3} B |");
+            text.AppendLine(CultureInfo.InvariantCulture, $"| {Describe(server)} | {rate:F0} | {rate / asyncRate:F2}x | {Median(results[server].Select(r => r.CpuUs)):F2} us | {asyncCpu / Median(results[server].Select(r => r.CpuUs)):F2}x | {Median(results[server].Select(r => r.Bytes)):F3} B | {results[server].Sum(r => r.Refills)} |");
         }
 
+        text.AppendLine();
+        text.AppendLine("The CPU ratio is the async echo's server CPU per datagram over this one's. A stall refill is a flow that heard no echo for a whole 50 ms tick and sent a new window (the old datagrams taken for lost); with none, the window stayed what was asked.");
         return text.ToString();
     }
 

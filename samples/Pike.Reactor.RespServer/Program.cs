@@ -63,13 +63,23 @@ internal static class Program
             return DemoRunner.Run(server, Console.Out);
         }
 
-        IPEndPoint bound = server.Listen(new IPEndPoint(options.Bind, options.Port));
-        Console.WriteLine($"Pike.Reactor RESP server listening on {bound.Address}:{bound.Port} (poller {poller.Name})");
-        Console.Out.Flush();
-
         // Ctrl+C and SIGTERM end the loop on its own thread; the process then exits normally.
+        // Registered before the port is announced: a signal at any moment stops it cleanly.
         using PosixSignalRegistration interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, StopOnSignal);
         using PosixSignalRegistration terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, StopOnSignal);
+        IPEndPoint bound;
+        try
+        {
+            bound = server.Listen(new IPEndPoint(options.Bind, options.Port));
+        }
+        catch (System.Net.Sockets.SocketException error)
+        {
+            Console.Error.WriteLine($"{options.Bind}:{options.Port}: {error.Message}");
+            return 2;
+        }
+
+        Console.WriteLine($"Pike.Reactor RESP server listening on {bound.Address}:{bound.Port} (poller {poller.Name})");
+        Console.Out.Flush();
         server.Run(TimeSpan.FromMicroseconds(options.SpinMicroseconds));
 
         if (options.Stats)
@@ -90,10 +100,24 @@ internal static class Program
     /// <summary>
     /// N loops, one thread each (a <see cref="PollerGroup"/>), each with its own listener on the
     /// shared port (SO_REUSEPORT: the kernel spreads the connections) and its own clients, over
-    /// one store whose commands take its lock. maxclients is split evenly between them.
+    /// one store whose commands take its lock. maxclients is split between them.
     /// </summary>
     private static int RunLoops(ServerOptions options, int maxClients)
     {
+        if (options.Loops > maxClients)
+        {
+            Console.Error.WriteLine($"--loops {options.Loops}: more loops than the {maxClients} clients allowed.");
+            return 2;
+        }
+
+        var endpoint = new IPEndPoint(options.Bind, options.Port);
+        if (PortTaken(endpoint) is { } taken)
+        {
+            // SO_REUSEPORT would let this server join another one's port and take half its clients.
+            Console.Error.WriteLine($"--loops {options.Loops}: {endpoint} is in use ({taken}).");
+            return 2;
+        }
+
         Func<BasePoller> create = options.Poller is { } name ? () => PollerFactory.Create(name) : PollerFactory.Create;
         PollerGroup group;
         try
@@ -107,49 +131,71 @@ internal static class Program
         }
 
         using var stopped = new System.Threading.ManualResetEventSlim();
-        int failed = 0;
+        void StopOnSignal(PosixSignalContext context)
+        {
+            context.Cancel = true;
+            stopped.Set();
+        }
+
+        // Before the port is announced, and kept until every loop has ended: a signal at any
+        // moment stops the server cleanly.
+        using PosixSignalRegistration interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, StopOnSignal);
+        using PosixSignalRegistration terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, StopOnSignal);
+        int exit = 0;
+        var shared = new SharedServerState(options.Loops);
         var hosts = new List<RespServerHost>();
         try
         {
-            var store = new Storage.KeyValueStore();
-            var gate = new System.Threading.Lock();
-            int perLoop = Math.Max(1, (maxClients + options.Loops - 1) / options.Loops);
-            var byPoller = new Dictionary<BasePoller, RespServerHost>();
-            foreach (BasePoller poller in group.Pollers)
-            {
-                var host = new RespServerHost(poller, store, gate, options.MaxOutputBytes, Console.Error, perLoop);
-                hosts.Add(host);
-                byPoller[poller] = host;
-            }
-
             group.Error = (poller, error) =>
             {
                 Console.Error.WriteLine($"a loop ({poller.Name}) failed: {error}");
-                System.Threading.Interlocked.Exchange(ref failed, 1);
+                System.Threading.Interlocked.Exchange(ref exit, 1);
                 stopped.Set();
             };
+
+            // Each host is made on its own loop's thread (the group calls this there), with an
+            // even share of maxclients; the first loops take the remainder.
             try
             {
-                group.ListenOnEach(new IPEndPoint(options.Bind, options.Port), poller => byPoller[poller].Listener);
+                group.ListenOnEach(endpoint, poller =>
+                {
+                    lock (hosts)
+                    {
+                        int index = hosts.Count;
+                        int share = (maxClients / options.Loops) + (index < maxClients % options.Loops ? 1 : 0);
+                        var host = new RespServerHost(poller, shared, options.MaxOutputBytes, Console.Error, share, index);
+                        hosts.Add(host);
+                        return host.Listener;
+                    }
+                });
             }
-            catch (PlatformNotSupportedException error)
+            catch (Exception error) when (error is PlatformNotSupportedException or System.Net.Sockets.SocketException)
             {
                 Console.Error.WriteLine($"--loops {options.Loops}: {error.Message}");
                 return 2;
             }
 
-            hosts.ForEach(h => h.Listened());
+            lock (hosts)
+            {
+                hosts.ForEach(h => h.Listened());
+            }
+
             IPEndPoint bound = hosts[0].EndPoint;
             Console.WriteLine($"Pike.Reactor RESP server listening on {bound.Address}:{bound.Port} (poller {group.Pollers[0].Name}, {options.Loops} loops)");
             Console.Out.Flush();
-
-            using PosixSignalRegistration interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, StopOnSignal);
-            using PosixSignalRegistration terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, StopOnSignal);
             stopped.Wait();
         }
         finally
         {
-            group.Dispose(); // closes the listeners, ends every loop, closes every client, releases the pollers
+            try
+            {
+                group.Dispose(); // closes the listeners, ends every loop, closes every client, releases the pollers
+            }
+            catch (AggregateException error)
+            {
+                Console.Error.WriteLine($"stopping the loops: {error.Message}");
+                exit = 1;
+            }
         }
 
         if (options.Stats)
@@ -158,12 +204,26 @@ internal static class Program
         }
 
         Console.WriteLine("stopped");
-        return failed;
+        return exit;
+    }
 
-        void StopOnSignal(PosixSignalContext context)
+    /// <summary>Why <paramref name="endpoint"/> cannot be had by a socket of its own (null: it can, or it is port 0).</summary>
+    private static string? PortTaken(IPEndPoint endpoint)
+    {
+        if (endpoint.Port == 0)
         {
-            context.Cancel = true;
-            stopped.Set();
+            return null;
+        }
+
+        using var probe = new System.Net.Sockets.Socket(endpoint.AddressFamily, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        try
+        {
+            probe.Bind(endpoint);
+            return null;
+        }
+        catch (System.Net.Sockets.SocketException error)
+        {
+            return error.Message;
         }
     }
 

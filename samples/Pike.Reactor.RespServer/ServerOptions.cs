@@ -4,7 +4,7 @@ using System.Net;
 
 namespace Pike.Reactor.RespServer;
 
-/// <summary>The command line: <c>--port N --bind ADDR --poller NAME --maxclients N --max-output-bytes N --stats --demo</c>.</summary>
+/// <summary>The command line: <c>--port N --bind ADDR --poller NAME --loops N --maxclients N --max-output-bytes N --spin-us N --stats --demo</c>.</summary>
 internal sealed class ServerOptions
 {
     public int Port { get; private set; }
@@ -91,6 +91,11 @@ internal sealed class ServerOptions
                     break;
                 case "--max-output-bytes":
                     options.MaxOutputBytes = Number(args, ref i);
+                    if (options.MaxOutputBytes < 1)
+                    {
+                        throw new FormatException("--max-output-bytes takes 1 or more.");
+                    }
+
                     break;
                 case "--spin-us":
                     options.SpinMicroseconds = Number(args, ref i);

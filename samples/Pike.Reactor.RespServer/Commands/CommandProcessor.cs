@@ -31,6 +31,9 @@ internal sealed class CommandProcessor(KeyValueStore store, ServerStats stats, s
     /// </summary>
     public System.Threading.Lock? Gate { get; init; }
 
+    /// <summary>Which loop of the server this processor serves (0 with one loop); INFO's <c>pike_loop</c>.</summary>
+    public int Loop { get; init; }
+
     /// <summary>Whether the last <see cref="Execute(RequestInput, ReadOnlySpan{ArgRange}, ReplyBuffer, ClientSession)"/> kept the request's large argument as a value (its array now belongs to the store).</summary>
     public bool TookLargeArgument { get; private set; }
 
@@ -968,6 +971,8 @@ internal sealed class CommandProcessor(KeyValueStore store, ServerStats stats, s
             Append(text, ref at, CompatibleRedisVersion);
             Append(text, ref at, "\r\nredis_mode:standalone\r\npike_poller:"u8);
             Append(text, ref at, _pollerName);
+            Append(text, ref at, "\r\npike_loop:"u8);
+            Append(text, ref at, Loop);
             Append(text, ref at, "\r\ntcp_port:"u8);
             Append(text, ref at, port());
             Append(text, ref at, "\r\n"u8);

@@ -14,7 +14,6 @@ internal sealed class RespListener(RespServerHost server) : Listener(server.Poll
     /// <summary>Redis's reply, byte for byte (networking.c, acceptCommonHandler).</summary>
     private static ReadOnlySpan<byte> MaxClientsReached => "-ERR max number of clients reached\r\n"u8;
 
-    private long _nextId;
     private long _refusedBeforeEpisode;
 
     protected override void HandleAccept(Socket accepted)
@@ -28,7 +27,7 @@ internal sealed class RespListener(RespServerHost server) : Listener(server.Poll
 
         accepted.NoDelay = true; // replies are written whole, once per batch: nothing to coalesce
         server.Stats.ConnectionsReceived++;
-        var connection = new RespConnection(server, ++_nextId);
+        var connection = new RespConnection(server, server.Shared.NextClientId());
         try
         {
             connection.SetSocket(accepted);

@@ -24,14 +24,14 @@ internal sealed class RespServerHost : IDisposable
     private readonly TextWriter? _log;
 
     public RespServerHost(BasePoller poller, int maxOutputBytes = DefaultMaxOutputBytes, TextWriter? log = null, int maxClients = DefaultMaxClients)
-        : this(poller, new KeyValueStore(), gate: null, maxOutputBytes, log, maxClients)
+        : this(poller, new SharedServerState(), maxOutputBytes, log, maxClients)
     {
     }
 
-    /// <summary>A host for one loop of several: <paramref name="store"/> is shared, and every command that touches it holds <paramref name="gate"/>.</summary>
-    public RespServerHost(BasePoller poller, KeyValueStore store, System.Threading.Lock? gate, int maxOutputBytes = DefaultMaxOutputBytes, TextWriter? log = null, int maxClients = DefaultMaxClients)
+    /// <summary>A host for one loop of several: <paramref name="shared"/> (the store, its lock, the large-argument budget, client ids) is the server's.</summary>
+    public RespServerHost(BasePoller poller, SharedServerState shared, int maxOutputBytes = DefaultMaxOutputBytes, TextWriter? log = null, int maxClients = DefaultMaxClients, int loop = 0)
     {
-        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(shared);
         ArgumentNullException.ThrowIfNull(poller);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxOutputBytes);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxClients);
@@ -43,7 +43,8 @@ internal sealed class RespServerHost : IDisposable
         // Every command runs on the loop thread, so the loop thread's own counter is the
         // server's allocation: nothing else (test threads, the JIT) is counted.
         Stats = new ServerStats(GC.GetAllocatedBytesForCurrentThread);
-        Processor = new CommandProcessor(store, Stats, poller.Name, () => Port) { Gate = gate };
+        Shared = shared;
+        Processor = new CommandProcessor(shared.Store, Stats, poller.Name, () => Port) { Gate = shared.Gate, Loop = loop };
         _listener = new RespListener(this);
     }
 
@@ -57,8 +58,11 @@ internal sealed class RespServerHost : IDisposable
 
     public ServerStats Stats { get; }
 
-    /// <summary>The bytes large arguments may announce ahead of their arrival, for every client of this server together.</summary>
-    internal LargeArgumentBudget LargeArguments { get; } = new();
+    /// <summary>What this loop shares with the server's other loops.</summary>
+    internal SharedServerState Shared { get; }
+
+    /// <summary>The bytes large arguments may announce ahead of their arrival, for every client of the server together.</summary>
+    internal LargeArgumentBudget LargeArguments => Shared.LargeArguments;
 
     public CommandProcessor Processor { get; }
 

@@ -11,22 +11,42 @@ namespace Pike.Reactor.RespServer.Storage;
 /// </summary>
 internal sealed class KeyValueStore
 {
+    // Held by every caller when several loops share the store; checked in debug builds.
+    private readonly System.Threading.Lock? _gate;
+
     private readonly Dictionary<byte[], byte[]> _map = new(ByteKeyComparer.Instance);
     private readonly Dictionary<byte[], byte[]>.AlternateLookup<ReadOnlySpan<byte>> _lookup;
 
-    public KeyValueStore()
+    public KeyValueStore(System.Threading.Lock? gate = null)
     {
+        _gate = gate;
         _lookup = _map.GetAlternateLookup<ReadOnlySpan<byte>>();
     }
 
-    public int Count => _map.Count;
+    public int Count
+    {
+        get
+        {
+            CheckGate();
+            return _map.Count;
+        }
+    }
 
-    public bool TryGet(ReadOnlySpan<byte> key, out byte[] value) => _lookup.TryGetValue(key, out value!);
+    public bool TryGet(ReadOnlySpan<byte> key, out byte[] value)
+    {
+        CheckGate();
+        return _lookup.TryGetValue(key, out value!);
+    }
 
-    public bool ContainsKey(ReadOnlySpan<byte> key) => _lookup.ContainsKey(key);
+    public bool ContainsKey(ReadOnlySpan<byte> key)
+    {
+        CheckGate();
+        return _lookup.ContainsKey(key);
+    }
 
     public void Set(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
     {
+        CheckGate();
         ref byte[]? slot = ref CollectionsMarshal.GetValueRefOrAddDefault(_lookup, key, out bool exists);
         if (exists && slot!.Length == value.Length)
         {
@@ -49,6 +69,7 @@ internal sealed class KeyValueStore
     /// </summary>
     public void Adopt(ReadOnlySpan<byte> key, byte[] value)
     {
+        CheckGate();
         ref byte[]? slot = ref CollectionsMarshal.GetValueRefOrAddDefault(_lookup, key, out bool exists);
         if (exists)
         {
@@ -60,6 +81,7 @@ internal sealed class KeyValueStore
 
     public bool Remove(ReadOnlySpan<byte> key)
     {
+        CheckGate();
         if (!_lookup.Remove(key, out _, out byte[]? value))
         {
             return false;
@@ -71,6 +93,7 @@ internal sealed class KeyValueStore
 
     public void Clear()
     {
+        CheckGate();
         foreach (byte[] value in _map.Values)
         {
             LargeMemory.Released(value.Length);
@@ -78,6 +101,10 @@ internal sealed class KeyValueStore
 
         _map.Clear();
     }
+
+    [System.Diagnostics.Conditional("DEBUG")]
+    private void CheckGate() =>
+        System.Diagnostics.Debug.Assert(_gate is null || _gate.IsHeldByCurrentThread, "a command that touches the store is missing from CommandProcessor.UsesStore");
 
     // Every byte is written at once: clearing it first would touch the pages twice.
     private static byte[] CopyLarge(ReadOnlySpan<byte> value)

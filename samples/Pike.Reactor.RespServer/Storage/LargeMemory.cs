@@ -11,7 +11,10 @@ namespace Pike.Reactor.RespServer.Storage;
 /// dropped the loop runs one compacting collection that also releases the freed regions to
 /// the operating system (<see cref="GCCollectionMode.Aggressive"/>).
 /// </summary>
-/// <remarks>Loop thread only, like everything that calls it.</remarks>
+/// <remarks>
+/// Process-wide: with <c>--loops N</c> every loop thread reports and collects here, so the
+/// counts are interlocked and one collection takes what all of them let go of.
+/// </remarks>
 internal static class LargeMemory
 {
     /// <summary>Arrays at least this long count; smaller garbage is left to the GC's own budget.</summary>
@@ -22,8 +25,10 @@ internal static class LargeMemory
 
     private static long s_released;
 
+    private static int s_collections;
+
     /// <summary>Collections run so far (INFO-free: for the tests).</summary>
-    public static int Collections { get; private set; }
+    public static int Collections => Volatile.Read(ref s_collections);
 
     private static long s_releasedTotal;
 
@@ -45,7 +50,7 @@ internal static class LargeMemory
     {
         if (length >= Threshold)
         {
-            s_released += length;
+            Interlocked.Add(ref s_released, length);
             Interlocked.Add(ref s_releasedTotal, length);
         }
     }
@@ -53,13 +58,21 @@ internal static class LargeMemory
     /// <summary>Between turns: collects when enough large memory was let go of since the last time.</summary>
     public static void CollectIfDue()
     {
-        if (s_released < CollectAfter)
+        if (Interlocked.Read(ref s_released) < CollectAfter)
         {
             return;
         }
 
-        s_released = 0;
-        Collections++;
+        // One loop takes the whole amount and collects; another that looked at the same moment
+        // finds less than the threshold left and goes on.
+        long taken = Interlocked.Exchange(ref s_released, 0);
+        if (taken < CollectAfter)
+        {
+            Interlocked.Add(ref s_released, taken);
+            return;
+        }
+
+        Interlocked.Increment(ref s_collections);
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
     }
 }
