@@ -27,6 +27,25 @@ internal static class BenchmarkRunner
         throw new InvalidOperationException($"redis-benchmark printed no result for {benchCase.Test} against {server}:\n{output}");
     }
 
+    /// <summary>
+    /// Every server once a round, the order rotating by one each round: each is started, warmed
+    /// up with <paramref name="warmUpRequests"/> PINGs and handed to <paramref name="measure"/>
+    /// (with the round), then stopped.
+    /// </summary>
+    public static void Rotate(ServerKind[] servers, int rounds, int warmUpRequests, Action<ServerKind, ServerProcess, int> measure)
+    {
+        for (int round = 1; round <= rounds; round++)
+        {
+            for (int s = 0; s < servers.Length; s++)
+            {
+                ServerKind server = servers[(s + round - 1) % servers.Length];
+                using ServerProcess process = ServerProcess.Start(server);
+                WarmUp(process.Port, warmUpRequests);
+                measure(server, process, round);
+            }
+        }
+    }
+
     /// <summary>A run whose figures are not kept: JIT tiering and the keys GET needs.</summary>
     public static void WarmUp(int port, int requests)
     {

@@ -35,21 +35,15 @@ internal static class LoopScaling
         var environment = MachineDescription.Capture();
         Console.WriteLine($"bench --loops: {rounds} rounds, {servers.Length} servers, {cases.Length} cases; {Environment.ProcessorCount} cores; load {environment.LoadBefore}");
         var measurements = new List<Measurement>();
-        for (int round = 1; round <= rounds; round++)
+        BenchmarkRunner.Rotate(servers, rounds, Scaled(100_000, scale), (server, process, round) =>
         {
-            for (int s = 0; s < servers.Length; s++)
+            foreach (BenchCase benchCase in cases)
             {
-                ServerKind server = servers[(s + round - 1) % servers.Length];
-                using ServerProcess process = ServerProcess.Start(server);
-                BenchmarkRunner.WarmUp(process.Port, Scaled(100_000, scale));
-                foreach (BenchCase benchCase in cases)
-                {
-                    Measurement m = BenchmarkRunner.Run(benchCase, process, round, server.Label);
-                    measurements.Add(m);
-                    Console.WriteLine($"round {round} {server.Label,-13} {benchCase.Label,-30} {m.RequestsPerSecond,12:F0} req/s  cpu {m.CpuMicrosPerRequest:F2} us/req");
-                }
+                Measurement m = BenchmarkRunner.Run(benchCase, process, round, server.Label);
+                measurements.Add(m);
+                Console.WriteLine($"round {round} {server.Label,-13} {benchCase.Label,-30} {m.RequestsPerSecond,12:F0} req/s  cpu {m.CpuMicrosPerRequest:F2} us/req");
             }
-        }
+        });
 
         environment.LoadAfter = MachineDescription.LoadAverage();
         var md = new StringBuilder();

@@ -121,30 +121,24 @@ internal static class Program
         var stopwatch = Stopwatch.StartNew();
         var measurements = new List<Measurement>();
         var allocations = new Dictionary<string, (double Ping, double Set, double Get)>();
-        for (int round = 1; round <= rounds; round++)
+        BenchmarkRunner.Rotate(servers, rounds, Scaled(100_000, scale), (server, process, round) =>
         {
-            for (int s = 0; s < servers.Length; s++)
+            foreach (BenchCase benchCase in cases)
             {
-                ServerKind server = servers[(s + round - 1) % servers.Length];
-                using ServerProcess process = ServerProcess.Start(server);
-                BenchmarkRunner.WarmUp(process.Port, Scaled(100_000, scale));
-                foreach (BenchCase benchCase in cases)
-                {
-                    Measurement m = BenchmarkRunner.Run(benchCase, process, round, server.Label);
-                    measurements.Add(m);
-                    Console.WriteLine($"round {round} {server.Label,-15} {benchCase.Label,-32} {m.RequestsPerSecond,12:F0} req/s  p50 {m.P50Ms:F3} ms  p99 {m.P99Ms:F3} ms  cpu {m.CpuMicrosPerRequest:F2} us/req");
-                }
-
-                if (server.Label != "redis-server" && round == rounds)
-                {
-                    double ping = AllocationProbe.BytesPerRequest(process.Port, "PING", "+PONG\r\n".Length, Scaled(160_000, scale));
-                    double set = AllocationProbe.BytesPerRequest(process.Port, "SET probe:key 0123456789abcdef", "+OK\r\n".Length, Scaled(160_000, scale));
-                    double get = AllocationProbe.BytesPerRequest(process.Port, "GET probe:key", "$16\r\n0123456789abcdef\r\n".Length, Scaled(160_000, scale));
-                    allocations[server.Label] = (ping, set, get);
-                    Console.WriteLine($"          {server.Label,-15} allocated per request: PING {ping:F3} B, SET {set:F3} B, GET {get:F3} B");
-                }
+                Measurement m = BenchmarkRunner.Run(benchCase, process, round, server.Label);
+                measurements.Add(m);
+                Console.WriteLine($"round {round} {server.Label,-15} {benchCase.Label,-32} {m.RequestsPerSecond,12:F0} req/s  p50 {m.P50Ms:F3} ms  p99 {m.P99Ms:F3} ms  cpu {m.CpuMicrosPerRequest:F2} us/req");
             }
-        }
+
+            if (server.Label != "redis-server" && round == rounds)
+            {
+                double ping = AllocationProbe.BytesPerRequest(process.Port, "PING", "+PONG\r\n".Length, Scaled(160_000, scale));
+                double set = AllocationProbe.BytesPerRequest(process.Port, "SET probe:key 0123456789abcdef", "+OK\r\n".Length, Scaled(160_000, scale));
+                double get = AllocationProbe.BytesPerRequest(process.Port, "GET probe:key", "$16\r\n0123456789abcdef\r\n".Length, Scaled(160_000, scale));
+                allocations[server.Label] = (ping, set, get);
+                Console.WriteLine($"          {server.Label,-15} allocated per request: PING {ping:F3} B, SET {set:F3} B, GET {get:F3} B");
+            }
+        });
 
         environment.LoadAfter = MachineDescription.LoadAverage();
         string markdown = ResultReport.Markdown(environment, rounds, cases, servers.Select(s => s.Label).ToArray(), measurements, allocations, stopwatch.Elapsed, out bool targetsMet);
