@@ -187,6 +187,69 @@ public class PollerGroupTests
     }
 
     [Fact]
+    public void A_loop_whose_wait_fails_every_time_is_restarted_with_growing_delays_not_in_a_busy_loop()
+    {
+        var failing = new FailingPoller();
+        var group = new PollerGroup(1, () => failing);
+        int faults = 0;
+        int afterPause;
+        var stopping = new System.Diagnostics.Stopwatch();
+        try
+        {
+            group.Error = (_, _) => Interlocked.Increment(ref faults);
+            failing.Failing = true; // only now: a fault before the handler is set would stop the group
+            Wait.For(() => Volatile.Read(ref faults) >= 3, "the failing wait reported");
+            Thread.Sleep(400);
+            afterPause = Volatile.Read(ref faults);
+        }
+        finally
+        {
+            stopping.Start();
+            group.Dispose();
+        }
+
+        // Restarted at once this would be hundreds of thousands in 0.4 s; with 1, 2, 4, ... ms
+        // between restarts it is about ten.
+        Assert.InRange(afterPause, 3, 30);
+        Assert.InRange(failing.Waits, afterPause, afterPause + 1);
+        Assert.True(stopping.Elapsed < TimeSpan.FromSeconds(5), $"Dispose took {stopping.Elapsed} (a restart's wait must end when the group stops)");
+    }
+
+    [Fact]
+    public void Restart_delays_double_from_one_millisecond_to_a_second()
+    {
+        Assert.Equal(TimeSpan.FromMilliseconds(1), PollerGroup.RestartDelay(2));
+        Assert.Equal(TimeSpan.FromMilliseconds(2), PollerGroup.RestartDelay(3));
+        Assert.Equal(TimeSpan.FromMilliseconds(512), PollerGroup.RestartDelay(11));
+        Assert.Equal(TimeSpan.FromSeconds(1), PollerGroup.RestartDelay(12));
+        Assert.Equal(TimeSpan.FromSeconds(1), PollerGroup.RestartDelay(1000));
+    }
+
+    /// <summary>A pike-style poller whose wait the "kernel" refuses every time.</summary>
+    private sealed class FailingPoller : BasePoller
+    {
+        private int _waits;
+
+        public int Waits => Volatile.Read(ref _waits);
+
+        public override string Name => "failing";
+
+        public volatile bool Failing;
+
+        public override void Poll(TimeSpan timeout)
+        {
+            if (!Failing)
+            {
+                Thread.Sleep(timeout < TimeSpan.Zero || timeout > TimeSpan.FromMilliseconds(5) ? TimeSpan.FromMilliseconds(5) : timeout);
+                return;
+            }
+
+            Interlocked.Increment(ref _waits);
+            throw new System.IO.IOException("the wait is refused");
+        }
+    }
+
+    [Fact]
     public void Disposing_from_a_loop_thread_is_refused()
     {
         using var group = new PollerGroup(1);

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Concurrent;
 using System.Collections.Generic;
+using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Threading;
@@ -21,7 +22,8 @@ namespace Pike.Reactor;
 /// accepts on the first loop and posts each accepted socket to the next loop in turn: it works
 /// on every OS, at the cost of one posted action and a wake-up of the target loop per connection.
 /// An exception that escapes a loop goes to <see cref="Error"/> when set (on that loop's thread;
-/// the loop then goes on); without it the group stops every loop and <see cref="Dispose"/>
+/// the loop then goes on, after a pause that doubles up to a second while it keeps failing
+/// before any wait returns); without it the group stops every loop and <see cref="Dispose"/>
 /// rethrows it.
 /// </remarks>
 public sealed class PollerGroup : IDisposable
@@ -31,6 +33,8 @@ public sealed class PollerGroup : IDisposable
     private readonly List<Exception> _faults = new();
     private readonly List<Listener> _listeners = new(); // closed first on Dispose
     private readonly ConcurrentDictionary<Socket, byte> _handedOver = new(); // posted, not adopted yet
+    private const int QuickFaultMilliseconds = 10;
+    private readonly ManualResetEventSlim _stopSignal = new(); // set with _stopping: ends a restart's wait
     private volatile bool _stopping;
     private int _next = -1;
     private int _disposed;
@@ -80,7 +84,8 @@ public sealed class PollerGroup : IDisposable
 
     /// <summary>
     /// Called on a loop's thread with the poller and the exception that escaped its loop; the
-    /// loop goes on after it. When null (the default), the first such exception stops the whole
+    /// loop goes on after it: at once, or after a pause (1 ms doubling up to 1 s) while each
+    /// restart fails within 10 ms and before any wait returned (docs/pitfalls.md 22). When null (the default), the first such exception stops the whole
     /// group and <see cref="Dispose"/> rethrows it. Set it before connections arrive.
     /// </summary>
     public Action<BasePoller, Exception>? Error { get; set; }
@@ -249,6 +254,8 @@ public sealed class PollerGroup : IDisposable
                 thread.Join();
             }
 
+            _stopSignal.Dispose();
+
             foreach (BasePoller poller in _pollers)
             {
                 try
@@ -296,6 +303,7 @@ public sealed class PollerGroup : IDisposable
     private void StopLoops()
     {
         _stopping = true;
+        _stopSignal.Set();
         foreach (BasePoller poller in _pollers)
         {
             try
@@ -310,8 +318,11 @@ public sealed class PollerGroup : IDisposable
 
     private void RunLoop(BasePoller poller)
     {
+        int quickFaults = 0;
         while (!_stopping)
         {
+            long started = Stopwatch.GetTimestamp();
+            long progress = poller.Progress;
             try
             {
                 poller.Loop(Timeout.InfiniteTimeSpan);
@@ -324,9 +335,24 @@ public sealed class PollerGroup : IDisposable
             catch (Exception error)
             {
                 Fault(poller, error, fatal: false);
+
+                // docs/pitfalls.md 22: a fault that comes back as soon as the loop restarts, before
+                // any wait returned (a wait the kernel refuses every time), must not turn into a
+                // busy loop: the restart waits, twice as long after each such fault, up to a
+                // second. A handler's exception comes after a wait returned: restarted at once.
+                bool quick = poller.Progress == progress && Stopwatch.GetElapsedTime(started) < TimeSpan.FromMilliseconds(QuickFaultMilliseconds);
+                quickFaults = quick ? quickFaults + 1 : 0;
+                if (quickFaults > 1)
+                {
+                    _stopSignal.Wait(RestartDelay(quickFaults));
+                }
             }
         }
     }
+
+    /// <summary>How long a loop whose last <paramref name="quickFaults"/> restarts each failed at once waits before the next: 1 ms after the second, doubling, at most a second.</summary>
+    internal static TimeSpan RestartDelay(int quickFaults) =>
+        TimeSpan.FromMilliseconds(Math.Min(1000, 1 << Math.Min(quickFaults - 2, 10)));
 
     private void Fault(BasePoller poller, Exception error, bool fatal)
     {

@@ -54,6 +54,7 @@ public abstract class BasePoller : IDisposable
     private IdleSweep? _idleSweep;
 
     private int _ownerThread;   // managed id of the thread inside Loop or Poll; 0 when none
+    private long _progress;     // waits that returned and batches reported: a group tells a loop that fails at once from one that ran
     private bool _inIteration;
     private bool _pollCalled;   // RunIteration is calling Poll; cleared once the wait is over
     private bool _reportingFilenos;
@@ -451,6 +452,9 @@ public abstract class BasePoller : IDisposable
 
     /// <summary>Names the poller.</summary>
     public override string ToString() => $"{GetType().Name}({Name}, {ChannelCount} channels)";
+
+    /// <summary>Counts the waits that returned (kernel backends), the batches a pike-style Poll reported, and the Poll calls that returned; read by the loop's own thread.</summary>
+    internal long Progress => _progress;
 
     internal bool HasWork => _channels.Count > 0 || _timers.Count > 0 || !_posted.IsEmpty;
 
@@ -942,6 +946,7 @@ public abstract class BasePoller : IDisposable
     {
         ThrowIfDisposed();
         ThrowIfReentrantCustomPoll();
+        _progress++;
         Interlocked.Exchange(ref _sleeping, 0); // the wait is over: a Wake from now on needs no signal
         Interlocked.Exchange(ref _wakeRequested, 0);
         _pollCalled = false;
@@ -1007,6 +1012,7 @@ public abstract class BasePoller : IDisposable
             _pollCalled = true;
             _inPollCall = true;
             Poll(milliseconds < 0 ? Timeout.InfiniteTimeSpan : TimeSpan.FromMilliseconds(milliseconds));
+            _progress++;
             _inPollCall = false;
             _pollCalled = false;
             Interlocked.Exchange(ref _sleeping, 0);
@@ -1040,6 +1046,7 @@ public abstract class BasePoller : IDisposable
             ready = WaitForEvents(ToWaitMilliseconds(_waitUntil, Stopwatch.GetTimestamp()));
             if (ready >= 0)
             {
+                _progress++;
                 break;
             }
 
