@@ -47,13 +47,13 @@ Task("Build")
 });
 
 Task("Test-Linux")
-    .Description("The contract suite on epoll, poll, io_uring and select, and the Linux backend's own tests.")
+    .Description("The contract suite on epoll, poll, io_uring (plain and with wake batching) and select, and the Linux backend's own tests.")
     .WithCriteria(IsRunningOnLinux())
     .IsDependentOn("Build")
     .Does(() =>
 {
     RunLane("linux", testProject, "Lane!=kqueue&Lane!=windows",
-        new Dictionary<string, string> { ["PIKE_TEST_POLLERS"] = "epoll,poll,io_uring,select" },
+        new Dictionary<string, string> { ["PIKE_TEST_POLLERS"] = "epoll,poll,io_uring,io_uring-batching,select" },
         new[] { "Pike.Reactor", "Pike.Reactor.Linux" });
 });
 

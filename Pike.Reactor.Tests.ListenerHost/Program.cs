@@ -5,7 +5,7 @@ using System.Net.Sockets;
 using System.Threading;
 using Pike.Reactor;
 
-// Usage: Pike.Reactor.Tests.ListenerHost POLLER [queue]
+// Usage: Pike.Reactor.Tests.ListenerHost POLLER [queue]   (POLLER: a factory name, or io_uring-batching)
 // Listens on a free loopback port and keeps every client, echoing what it sends, until the
 // client leaves ("queue": RefuseWhileExhausted = false). Prints "listening PORT" first, then one line per listener event
 // ("exhausted ERROR ERRNO", "recovered refused=N"); ends when standard input closes.
@@ -15,7 +15,10 @@ if (args.Length is < 1 or > 2 || (args.Length == 2 && args[1] != "queue"))
     return 2;
 }
 
-using BasePoller poller = PollerFactory.Create(args[0]);
+// "io_uring-batching" is the test suite's name for io_uring with wake batching (50 µs).
+using BasePoller poller = args[0] == "io_uring-batching" && OperatingSystem.IsLinux()
+    ? new Pike.Reactor.Linux.IoUringPoller(wakeBatching: TimeSpan.FromMicroseconds(50))
+    : PollerFactory.Create(args[0]);
 var listener = new HoldingListener(poller) { RefuseWhileExhausted = args.Length == 1 };
 listener.Listen(new IPEndPoint(IPAddress.Loopback, 0));
 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"listening {((IPEndPoint)listener.LocalEndPoint!).Port}"));

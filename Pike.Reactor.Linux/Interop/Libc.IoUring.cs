@@ -22,14 +22,18 @@ internal static partial class Interop
 
         internal const uint IORING_SETUP_CQSIZE = 1u << 3;
         internal const uint IORING_SETUP_CLAMP = 1u << 4;
+        internal const uint IORING_SETUP_R_DISABLED = 1u << 6;
         internal const uint IORING_SETUP_SUBMIT_ALL = 1u << 7;
         internal const uint IORING_SETUP_COOP_TASKRUN = 1u << 8;
+        internal const uint IORING_SETUP_SINGLE_ISSUER = 1u << 12;
+        internal const uint IORING_SETUP_DEFER_TASKRUN = 1u << 13;
 
         internal const uint IORING_FEAT_SINGLE_MMAP = 1u << 0;
         internal const uint IORING_FEAT_NODROP = 1u << 1;
         internal const uint IORING_FEAT_POLL_32BITS = 1u << 6;
         internal const uint IORING_FEAT_EXT_ARG = 1u << 8;
         internal const uint IORING_FEAT_RSRC_TAGS = 1u << 10; // Linux 5.13, with multishot poll and poll updates
+        internal const uint IORING_FEAT_MIN_TIMEOUT = 1u << 15; // Linux 6.12: io_uring_getevents_arg.min_wait_usec
 
         internal const uint IORING_ENTER_GETEVENTS = 1u << 0;
         internal const uint IORING_ENTER_EXT_ARG = 1u << 3;
@@ -47,6 +51,7 @@ internal static partial class Interop
         internal const uint IORING_CQE_F_MORE = 1u << 1;
 
         internal const uint IORING_REGISTER_PROBE = 8;
+        internal const uint IORING_REGISTER_ENABLE_RINGS = 12;
         internal const ushort IO_URING_OP_SUPPORTED = 1;
 
         internal const int PROT_READ = 0x1;

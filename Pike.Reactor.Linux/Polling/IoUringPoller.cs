@@ -42,6 +42,7 @@ public sealed unsafe class IoUringPoller : BasePoller
     private const long InKernelBit = 0x4;
     private const long CancelingBit = 0x8;
     private const long FailedBit = 0x10;
+    private const long EarlyBit = 0x20;        // the key's last POLL_ADD waits in the early buffer (its ring position is not known yet)
     private const int QueuedAtShift = 16;       // bits 16-31: where the key's last POLL_ADD sits in the submission ring (low 16 bits of its position)
     private const long QueuedAtBits = 0xFFFFL << QueuedAtShift;
 
@@ -54,6 +55,17 @@ public sealed unsafe class IoUringPoller : BasePoller
     /// <summary>Setup flags asked for first; older kernels (before 5.19) get <see cref="BaseSetupFlags"/> only.</summary>
     private const uint PreferredSetupFlags = BaseSetupFlags | Interop.Libc.IORING_SETUP_SUBMIT_ALL | Interop.Libc.IORING_SETUP_COOP_TASKRUN;
     private const uint BaseSetupFlags = Interop.Libc.IORING_SETUP_CQSIZE | Interop.Libc.IORING_SETUP_CLAMP;
+
+    /// <summary>The longest <see cref="WakeBatching"/> window accepted.</summary>
+    public static readonly TimeSpan MaxWakeBatching = TimeSpan.FromMilliseconds(10);
+
+    // Wake batching asks the kernel to hold the wait for this many completions at most.
+    private const int MaxBatchedCompletions = 256;
+
+    // The setup flags wake batching adds: completion work deferred to the loop thread's own
+    // waits (so a completion short of the count asked for wakes nobody), which needs a single
+    // issuer, which the ring gets when the loop first enters it (created disabled until then).
+    private const uint BatchingSetupFlags = Interop.Libc.IORING_SETUP_SINGLE_ISSUER | Interop.Libc.IORING_SETUP_DEFER_TASKRUN | Interop.Libc.IORING_SETUP_R_DISABLED;
 
     private const uint RequiredFeatures = Interop.Libc.IORING_FEAT_NODROP | Interop.Libc.IORING_FEAT_EXT_ARG | Interop.Libc.IORING_FEAT_POLL_32BITS | Interop.Libc.IORING_FEAT_RSRC_TAGS;
 
@@ -78,15 +90,31 @@ public sealed unsafe class IoUringPoller : BasePoller
     private uint _cqEntries;
     private IoUringCqe* _cqes;
     private long _enters;
+    private readonly uint _batchMicroseconds;   // 0: wake batching off
+    private bool _ringEnabled = true;           // false while a batching ring waits for its first enter
+    private Thread? _issuer;                    // the thread a batching ring is bound to (null: none yet)
+    private int _lastCompletions;               // completions the last wait returned (wake batching asks for as many)
+    private IoUringSqe* _early;                 // entries queued beyond a full ring before a batching ring is first entered
+    private int _earlyCount;
+    private int _earlyMoved;                    // early entries already moved into the ring (a move cut short resumes there)
+    private int _earlyCapacity;
+    private bool _nextIsEarly;                  // NextSqe handed out an early entry: Publish counts it there
 
     /// <summary>Creates the ring, maps it, and arms the wake-up eventfd's poll.</summary>
     /// <param name="submissionEntries">Submission ring entries (a power of two at most 32768 is used; the completion ring is 16 times larger, at least 4096).</param>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="submissionEntries"/> is not positive.</exception>
-    /// <exception cref="PollerUnavailableException">io_uring cannot run here: the message says why (kernel too old, disabled by sysctl, denied by a seccomp filter, a feature missing).</exception>
+    /// <param name="wakeBatching">How long a wait may hold completions back to gather as many as the last wait returned; zero, the default, turns batching off. At most <see cref="MaxWakeBatching"/>, counted in whole microseconds.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="submissionEntries"/> is not positive, or <paramref name="wakeBatching"/> is negative, below one microsecond but not zero, or above <see cref="MaxWakeBatching"/>.</exception>
+    /// <exception cref="PollerUnavailableException">io_uring cannot run here: the message says why (kernel too old, disabled by sysctl, denied by a seccomp filter, a feature missing; wake batching needs Linux 6.12).</exception>
     /// <exception cref="NativeCallException">Mapping the rings or creating the eventfd failed.</exception>
-    public IoUringPoller(int submissionEntries = DefaultSubmissionEntries)
+    public IoUringPoller(int submissionEntries = DefaultSubmissionEntries, TimeSpan wakeBatching = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(submissionEntries);
+        if (wakeBatching < TimeSpan.Zero || wakeBatching > MaxWakeBatching || (wakeBatching != TimeSpan.Zero && wakeBatching < TimeSpan.FromMicroseconds(1)))
+        {
+            throw new ArgumentOutOfRangeException(nameof(wakeBatching), wakeBatching, $"Wake batching is zero (off) or from 1 µs to {MaxWakeBatching.TotalMilliseconds} ms.");
+        }
+
+        _batchMicroseconds = (uint)(wakeBatching.Ticks / TimeSpan.TicksPerMicrosecond);
         uint entries = (uint)Math.Min(submissionEntries, MaxSubmissionEntries);
         IoUringParams p = Setup(entries);
         try
@@ -111,6 +139,27 @@ public sealed unsafe class IoUringPoller : BasePoller
     /// <inheritdoc/>
     public override string Name => "io_uring";
 
+    /// <summary>
+    /// How long a wait may hold completions back to gather a batch (zero: off, the default).
+    /// With it on, a wait that follows one that returned k completions (k &gt; 1) asks the kernel
+    /// for k of them, or for whatever has come once this window has passed: a busy loop is
+    /// woken once per batch instead of once per ready socket, and each wake-up it saves is one
+    /// the peer's <c>send</c> does not pay for. A loop that got one completion (or none) waits
+    /// as without batching, so a lone client's request is not delayed; an event may otherwise
+    /// wait up to the window, and so may a <see cref="BasePoller.Wake"/>, a <see cref="BasePoller.Post"/> or a
+    /// <see cref="BasePoller.Stop"/> from another thread.
+    /// </summary>
+    /// <remarks>
+    /// Batching defers the kernel's completion work to the loop's own waits
+    /// (<c>IORING_SETUP_DEFER_TASKRUN</c>), which binds the ring to one thread
+    /// (<c>IORING_SETUP_SINGLE_ISSUER</c>): the first that enters it, normally the loop's. After
+    /// that, running the loop on any other thread throws <see cref="InvalidOperationException"/>;
+    /// a channel closed on another thread while no loop runs is closed, but the kernel lets go of
+    /// its socket only at the loop's next wait (docs/pitfalls.md 21g). Needs Linux 6.12 (<c>IORING_FEAT_MIN_TIMEOUT</c>).
+    /// docs/io_uring.md#wake-batching has the measurements.
+    /// </remarks>
+    public TimeSpan WakeBatching => TimeSpan.FromMicroseconds(_batchMicroseconds);
+
     /// <summary>The ring's descriptor.</summary>
     public int Handle => _ringFd;
 
@@ -129,6 +178,9 @@ public sealed unsafe class IoUringPoller : BasePoller
 
     /// <summary>The setup flags the kernel accepted.</summary>
     internal uint SetupFlags { get; private set; }
+
+    /// <summary>How many completions the next blocking wait asks for (1 unless wake batching holds it for more).</summary>
+    internal int BatchTarget => _batchMicroseconds != 0 && _lastCompletions > 1 ? Math.Min(_lastCompletions, MaxBatchedCompletions) : 1;
 
     /// <summary>Submission entries queued and not yet handed to the kernel.</summary>
     internal uint PendingSubmissions => _sqTailLocal - Volatile.Read(ref *_sqHead);
@@ -173,6 +225,7 @@ public sealed unsafe class IoUringPoller : BasePoller
     /// <inheritdoc/>
     protected override int WaitForEvents(int timeoutMilliseconds)
     {
+        EnterOnIssuer();
         uint toSubmit = PendingSubmissions;
         uint ready = Volatile.Read(ref *_cqTail) - *_cqHead;
         if (timeoutMilliseconds == 0 && toSubmit == 0 && ready > 0)
@@ -186,6 +239,18 @@ public sealed unsafe class IoUringPoller : BasePoller
         IoUringGeteventsArg arg = default;
         void* argp = null;
         nuint argSize = 0;
+        if (_batchMicroseconds != 0 && timeoutMilliseconds != 0 && _lastCompletions > 1)
+        {
+            // Wake batching: as many completions as last time, or what has come when the window ends.
+            minComplete = (uint)Math.Min(_lastCompletions, MaxBatchedCompletions);
+
+            // The kernel waits out the window before it looks at the timeout: a timer due sooner must not run late.
+            arg.MinWaitUsec = timeoutMilliseconds > 0 ? (uint)Math.Min(_batchMicroseconds, (long)timeoutMilliseconds * 1000) : _batchMicroseconds;
+            flags |= Interop.Libc.IORING_ENTER_EXT_ARG;
+            argp = &arg;
+            argSize = (nuint)sizeof(IoUringGeteventsArg);
+        }
+
         if (timeoutMilliseconds > 0)
         {
             // The timeout travels with the wait (IORING_ENTER_EXT_ARG): no timeout request needed.
@@ -206,6 +271,11 @@ public sealed unsafe class IoUringPoller : BasePoller
             return (int)ready;
         }
 
+        // Nothing came: a batching window of an endless wait ended empty (the kernel returns then;
+        // a wait with a timeout goes on for one completion until it), or the wait was interrupted.
+        // The next wait is a plain one.
+        _lastCompletions = 0;
+
         // EBUSY (docs/pitfalls.md 21d): completions overflowed the ring (IORING_FEAT_NODROP keeps them) and could not all
         // be flushed; what the ring holds is dispatched and the next wait flushes the rest.
         if (result < 0 && errno is not (Interop.Libc.EINTR or Interop.Libc.ETIME or Interop.Libc.EBUSY or Interop.Libc.EAGAIN))
@@ -222,6 +292,9 @@ public sealed unsafe class IoUringPoller : BasePoller
     /// <inheritdoc/>
     protected override void DispatchEvents(int count)
     {
+        // Wake batching counts the channels' completions only: a Post's wake-up or a cancel's
+        // completion beside one client's request must not make the next wait hold for two.
+        _lastCompletions = 0;
         for (int i = 0; i < count; i++)
         {
             uint head = *_cqHead;
@@ -256,6 +329,7 @@ public sealed unsafe class IoUringPoller : BasePoller
                 continue;
             }
 
+            _lastCompletions++;
             PollCompleted((nint)(long)data, res);
         }
     }
@@ -356,10 +430,11 @@ public sealed unsafe class IoUringPoller : BasePoller
         int fd;
         int errno;
         uint flags = PreferredSetupFlags;
+        uint batching = _batchMicroseconds != 0 ? BatchingSetupFlags : 0;
         while (true)
         {
             p = default;
-            p.Flags = flags;
+            p.Flags = flags | batching;
             p.CqEntries = Math.Max(entries * CompletionsPerSubmission, MinCompletionEntries);
             if (SimulatedSetupError != 0)
             {
@@ -377,6 +452,11 @@ public sealed unsafe class IoUringPoller : BasePoller
                 break;
             }
 
+            if (batching != 0)
+            {
+                throw new PollerUnavailableException("io_uring_setup refused SINGLE_ISSUER and DEFER_TASKRUN (EINVAL): wake batching needs Linux 6.12; create the poller without it.", new NativeCallException("io_uring_setup", errno));
+            }
+
             flags = BaseSetupFlags; // SUBMIT_ALL and COOP_TASKRUN came with Linux 5.18 and 5.19
         }
 
@@ -386,12 +466,19 @@ public sealed unsafe class IoUringPoller : BasePoller
         }
 
         _ringFd = fd;
-        SetupFlags = flags;
+        SetupFlags = flags | batching;
+        _ringEnabled = batching == 0;
         string missing = MissingFeatures(p.Features & ~HiddenFeatures);
         if (missing.Length != 0)
         {
             Release();
             throw new PollerUnavailableException($"The kernel's io_uring lacks what this poller needs: {missing}; Linux 5.13 or later has it all.");
+        }
+
+        if (batching != 0 && (p.Features & ~HiddenFeatures & Interop.Libc.IORING_FEAT_MIN_TIMEOUT) == 0)
+        {
+            Release();
+            throw new PollerUnavailableException("The kernel's io_uring lacks IORING_FEAT_MIN_TIMEOUT (Linux 6.12), which wake batching needs to bound how long a wait holds completions back; create the poller without it.");
         }
 
         if (!SupportsPollOperations())
@@ -475,6 +562,9 @@ public sealed unsafe class IoUringPoller : BasePoller
     private void Release()
     {
         _waker?.Dispose();
+        NativeMemory.Free(_early);
+        _early = null;
+        _earlyCount = 0;
         if (_sqes != null)
         {
             Interop.Libc.munmap(_sqes, _sqesSize);
@@ -520,13 +610,19 @@ public sealed unsafe class IoUringPoller : BasePoller
         sqe->Poll32Events = MaskFor(interest);
         sqe->UserData = (ulong)(long)key;
         long queuedAt = (long)(_sqTailLocal & 0xFFFF) << QueuedAtShift;
+        long early = _nextIsEarly ? EarlyBit : 0;
         Publish();
-        return (state & ~QueuedAtBits) | queuedAt;
+        return (state & ~(QueuedAtBits | EarlyBit)) | queuedAt | early;
     }
 
     /// <summary>The key's POLL_ADD entry when it is still in the submission ring, not yet read by the kernel; null otherwise.</summary>
     private IoUringSqe* QueuedPoll(long state, nint key)
     {
+        if ((state & EarlyBit) != 0)
+        {
+            return null; // in the early buffer: an update queued after it keeps the order
+        }
+
         uint position = (uint)((state & QueuedAtBits) >> QueuedAtShift);
         uint pending = PendingSubmissions;
         uint age = (_sqTailLocal - position) & 0xFFFF; // entries queued since, itself included
@@ -606,6 +702,11 @@ public sealed unsafe class IoUringPoller : BasePoller
     {
         if (_sqTailLocal - Volatile.Read(ref *_sqHead) >= _sqEntries)
         {
+            if (!CanEnter)
+            {
+                return NextEarlySqe(); // not this thread's ring (or not entered yet): kept for the issuer's next enter
+            }
+
             SubmitPending(runCompletions: false);
             if (_sqTailLocal - Volatile.Read(ref *_sqHead) >= _sqEntries)
             {
@@ -613,13 +714,102 @@ public sealed unsafe class IoUringPoller : BasePoller
             }
         }
 
+        if (_earlyCount != 0)
+        {
+            return NextEarlySqe(); // after the first early entry, every entry waits its turn there
+        }
+
         IoUringSqe* sqe = _sqes + (_sqTailLocal & _sqMask);
         *sqe = default;
+        _nextIsEarly = false;
         return sqe;
+    }
+
+    /// <summary>Whether this thread may enter the ring now: always without batching; with it, once the ring is bound to this thread.</summary>
+    private bool CanEnter => _batchMicroseconds == 0 || (_ringEnabled && _issuer == Thread.CurrentThread);
+
+    /// <summary>
+    /// An entry kept in process memory: a batching ring may not be entered before its loop first
+    /// waits (the first thread to enter it owns it), so what does not fit in the ring until then
+    /// is kept here, in order, and moved into the ring by that first wait.
+    /// </summary>
+    private IoUringSqe* NextEarlySqe()
+    {
+        if (_earlyCount == _earlyCapacity)
+        {
+            int capacity = Math.Max(64, _earlyCapacity * 2);
+            _early = (IoUringSqe*)NativeMemory.Realloc(_early, (nuint)capacity * (nuint)sizeof(IoUringSqe));
+            _earlyCapacity = capacity;
+        }
+
+        IoUringSqe* sqe = _early + _earlyCount;
+        *sqe = default;
+        _nextIsEarly = true;
+        return sqe;
+    }
+
+    /// <summary>Moves the early entries into the ring, in order, submitting (without waiting) whenever it fills.</summary>
+    private void MoveEarlyEntries()
+    {
+        for (; _earlyMoved < _earlyCount; _earlyMoved++)
+        {
+            if (_sqTailLocal - Volatile.Read(ref *_sqHead) >= _sqEntries)
+            {
+                Submit(PendingSubmissions, runCompletions: false);
+                if (_sqTailLocal - Volatile.Read(ref *_sqHead) >= _sqEntries)
+                {
+                    throw new NativeCallException($"io_uring_enter(ring {_ringFd}): the submission ring stays full", Interop.Libc.EBUSY);
+                }
+            }
+
+            _sqes[_sqTailLocal & _sqMask] = _early[_earlyMoved];
+            _sqTailLocal++;
+            Volatile.Write(ref *_sqTail, _sqTailLocal);
+        }
+
+        _earlyCount = 0;
+        _earlyMoved = 0;
+    }
+
+    /// <summary>A batching ring is bound to the first thread that enters it (enabled then); any other thread is refused here, before the kernel's EEXIST.</summary>
+    private void EnterOnIssuer()
+    {
+        if (_batchMicroseconds == 0)
+        {
+            return;
+        }
+
+        Thread me = Thread.CurrentThread;
+        if (_ringEnabled)
+        {
+            if (_issuer != me)
+            {
+                throw new InvalidOperationException($"This io_uring poller batches wake-ups, which binds its ring to the thread that first ran its loop (managed thread {_issuer!.ManagedThreadId}); it cannot be entered from thread {me.ManagedThreadId}. Run its loop on that thread, or create the poller without wake batching.");
+            }
+
+            MoveEarlyEntries(); // what other threads queued meanwhile
+            return;
+        }
+
+        if (Interop.Libc.io_uring_register(_ringFd, Interop.Libc.IORING_REGISTER_ENABLE_RINGS, null, 0) < 0)
+        {
+            throw new NativeCallException($"io_uring_register(ring {_ringFd}, ENABLE_RINGS)", Marshal.GetLastPInvokeError());
+        }
+
+        _ringEnabled = true;
+        _issuer = me;
+        MoveEarlyEntries();
     }
 
     private void Publish()
     {
+        if (_nextIsEarly)
+        {
+            _nextIsEarly = false;
+            _earlyCount++;
+            return;
+        }
+
         _sqTailLocal++;
         Volatile.Write(ref *_sqTail, _sqTailLocal);
     }
@@ -628,6 +818,21 @@ public sealed unsafe class IoUringPoller : BasePoller
     private void SubmitPending(bool runCompletions)
     {
         uint toSubmit = PendingSubmissions;
+        if ((toSubmit == 0 && _earlyCount == 0) || !CanEnter)
+        {
+            // A batching ring not entered yet has no request in the kernel (nothing holds a
+            // socket's file): what is queued goes with the loop's first wait. One bound to
+            // another thread cannot be entered here; the entries go with that thread's next wait.
+            return;
+        }
+
+        MoveEarlyEntries();
+        Submit(PendingSubmissions, runCompletions);
+    }
+
+    /// <summary>One io_uring_enter that submits <paramref name="toSubmit"/> entries without waiting.</summary>
+    private void Submit(uint toSubmit, bool runCompletions)
+    {
         if (toSubmit == 0)
         {
             return;

@@ -28,15 +28,15 @@ public class ReactorMetricsTests
         var pairs = new List<(Socket Peer, TestChannel Channel)>();
         try
         {
-            Assert.Equal(0, recorder.ObserveChannels(name));
+            Assert.Equal(0, recorder.ObserveChannels(Pollers.Tag(name)));
             for (int i = 0; i < 3; i++)
             {
                 pairs.Add(TestChannel.OverPair(poller));
             }
 
-            Assert.Equal(3, recorder.ObserveChannels(name));
+            Assert.Equal(3, recorder.ObserveChannels(Pollers.Tag(name)));
             pairs[0].Channel.Close();
-            Assert.Equal(2, recorder.ObserveChannels(name));
+            Assert.Equal(2, recorder.ObserveChannels(Pollers.Tag(name)));
         }
         finally
         {
@@ -48,7 +48,7 @@ public class ReactorMetricsTests
         }
 
         // A disposed poller is no longer counted.
-        Assert.Equal(0, recorder.ObserveChannels(name));
+        Assert.Equal(0, recorder.ObserveChannels(Pollers.Tag(name)));
     }
 
     [Theory]
@@ -70,12 +70,12 @@ public class ReactorMetricsTests
             Wait.Until(poller, () => reads == 4, "the read of 4 bytes");
         }
 
-        List<Recorded> events = recorder.Of("pike.reactor.wait.events", name);
+        List<Recorded> events = recorder.Of("pike.reactor.wait.events", Pollers.Tag(name));
         Assert.NotEmpty(events);
         Assert.Contains(events, e => e.Value >= 1); // the wait that found the readable channel
         Assert.All(events, e => Assert.True(e.Value >= 0));
-        List<Recorded> waits = recorder.Of("pike.reactor.wait.duration", name);
-        List<Recorded> dispatches = recorder.Of("pike.reactor.dispatch.duration", name);
+        List<Recorded> waits = recorder.Of("pike.reactor.wait.duration", Pollers.Tag(name));
+        List<Recorded> dispatches = recorder.Of("pike.reactor.dispatch.duration", Pollers.Tag(name));
         Assert.Equal(events.Count, waits.Count);
         Assert.Equal(events.Count, dispatches.Count);
         Assert.All(waits.Concat(dispatches), e => Assert.InRange(e.Value, 0, 60));
@@ -99,7 +99,7 @@ public class ReactorMetricsTests
         poller.Loop(TimeSpan.FromSeconds(20), count: 1);
         Assert.True(poster.Join(Wait.Deadline));
         Assert.True(posted);
-        Assert.Equal(1, recorder.Of("pike.reactor.wakeups", name).Sum(e => e.Value));
+        Assert.Equal(1, recorder.Of("pike.reactor.wakeups", Pollers.Tag(name)).Sum(e => e.Value));
 
         // A Post from the loop thread itself, during dispatch, needs no kernel wake-up: the
         // next wait does not block.
@@ -107,7 +107,7 @@ public class ReactorMetricsTests
         poller.CallLater(TimeSpan.Zero, () => poller.Post(() => again = true));
         poller.Loop(TimeSpan.FromSeconds(20), count: 2);
         Assert.True(again);
-        Assert.Equal(1, recorder.Of("pike.reactor.wakeups", name).Sum(e => e.Value));
+        Assert.Equal(1, recorder.Of("pike.reactor.wakeups", Pollers.Tag(name)).Sum(e => e.Value));
     }
 
     [Fact]
@@ -156,7 +156,7 @@ public class ReactorMetricsAcceptTests
         listener.Socket!.Shutdown(SocketShutdown.Both); // on Linux every accept now fails with EINVAL
         Wait.Until(poller, () => listener.Errors > 0, "the first accept failure");
 
-        Recorded error = Assert.Single(recorder.Of("pike.reactor.accept.errors", name));
+        Recorded error = Assert.Single(recorder.Of("pike.reactor.accept.errors", Pollers.Tag(name)));
         Assert.Equal(1, error.Value);
         Assert.Equal(nameof(SocketError.InvalidArgument), error.Tags["error.type"]);
         Assert.Equal("failed", error.Tags["pike.reactor.accept.outcome"]);

@@ -11,11 +11,14 @@ namespace Pike.Reactor.RespServer.Tests;
 /// <summary>The sample with <c>--loops N</c>: several loops, one store.</summary>
 public class LoopsTests
 {
-    [Fact(Skip = "the test reads /proc and runs the sample on epoll: Linux", SkipUnless = nameof(IsLinux), SkipType = typeof(LoopsTests))]
-    public void Two_loops_share_one_store_and_every_INCR_counts()
+    [Theory(Skip = "the test reads /proc and runs the sample on epoll and io_uring: Linux", SkipUnless = nameof(IsLinux), SkipType = typeof(LoopsTests))]
+    [InlineData("--poller epoll")]
+    [InlineData("--poller io_uring --wake-batching-us 50")]
+    public void Two_loops_share_one_store_and_every_INCR_counts(string poller)
     {
+        Assert.SkipUnless(!poller.Contains("--wake-batching-us", StringComparison.Ordinal) || Environment.OSVersion.Version >= new Version(6, 12), "io_uring's wake batching needs Linux 6.12");
         const int Requests = 40_000;
-        using var sample = new SampleServerProcess(null, "--poller", "epoll", "--loops", "2");
+        using var sample = new SampleServerProcess(null, [.. poller.Split(' '), "--loops", "2"]);
         string port = sample.Port.ToString(CultureInfo.InvariantCulture);
 
         // redis-benchmark's INCR without -r increments the one key counter:__rand_int__ from
@@ -81,6 +84,10 @@ public class LoopsTests
     [InlineData("--loops 2 --demo", "--demo runs on one loop.")]
     [InlineData("--loops 4 --maxclients 3", "--loops 4: more loops than the 3 clients allowed.")]
     [InlineData("--max-output-bytes 0", "--max-output-bytes takes 1 or more.")]
+    [InlineData("--wake-batching-us 50", "--wake-batching-us is an io_uring option: give --poller io_uring with it.")]
+    [InlineData("--poller epoll --wake-batching-us 50", "--wake-batching-us is an io_uring option: give --poller io_uring with it.")]
+    [InlineData("--poller io_uring --wake-batching-us 0", "--wake-batching-us takes 1 to 10000.")]
+    [InlineData("--poller io_uring --wake-batching-us 10001", "--wake-batching-us takes 1 to 10000.")]
     public void Loops_options_out_of_reach_are_refused_with_a_reason(string arguments, string reason)
     {
         string dll = Path.Combine(AppContext.BaseDirectory, "Pike.Reactor.RespServer.dll");

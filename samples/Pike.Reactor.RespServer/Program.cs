@@ -49,7 +49,7 @@ internal static class Program
         BasePoller poller;
         try
         {
-            poller = options.Poller is null ? PollerFactory.Create() : PollerFactory.Create(options.Poller);
+            poller = CreatePoller(options);
         }
         catch (PollerUnavailableException error)
         {
@@ -118,7 +118,7 @@ internal static class Program
             return 2;
         }
 
-        Func<BasePoller> create = options.Poller is { } name ? () => PollerFactory.Create(name) : PollerFactory.Create;
+        Func<BasePoller> create = () => CreatePoller(options);
         PollerGroup group;
         try
         {
@@ -205,6 +205,22 @@ internal static class Program
 
         Console.WriteLine("stopped");
         return exit;
+    }
+
+    /// <summary>The poller the options name (the factory's best when none), with io_uring's wake batching when asked for.</summary>
+    private static BasePoller CreatePoller(ServerOptions options)
+    {
+        if (options.WakeBatchingMicroseconds > 0)
+        {
+            if (!OperatingSystem.IsLinux())
+            {
+                throw new PollerUnavailableException("--wake-batching-us needs io_uring, which is Linux's.");
+            }
+
+            return new Pike.Reactor.Linux.IoUringPoller(wakeBatching: TimeSpan.FromMicroseconds(options.WakeBatchingMicroseconds));
+        }
+
+        return options.Poller is null ? PollerFactory.Create() : PollerFactory.Create(options.Poller);
     }
 
     /// <summary>Why <paramref name="endpoint"/> cannot be had by a socket of its own (null: it can, or it is port 0).</summary>

@@ -4,7 +4,7 @@ using System.Net;
 
 namespace Pike.Reactor.RespServer;
 
-/// <summary>The command line: <c>--port N --bind ADDR --poller NAME --loops N --maxclients N --max-output-bytes N --spin-us N --stats --demo</c>.</summary>
+/// <summary>The command line: <c>--port N --bind ADDR --poller NAME --loops N --maxclients N --max-output-bytes N --spin-us N --wake-batching-us N --stats --demo</c>.</summary>
 internal sealed class ServerOptions
 {
     public int Port { get; private set; }
@@ -28,6 +28,13 @@ internal sealed class ServerOptions
     public const int DefaultSpinMicroseconds = 0;
 
     /// <summary>
+    /// io_uring's wake batching window (0, the default: off): a wait may hold completions back
+    /// up to this long to gather as many as the last wait returned (IoUringPoller.WakeBatching).
+    /// Opt-in: it trades up to this much latency per event for fewer wake-ups under load.
+    /// </summary>
+    public int WakeBatchingMicroseconds { get; private set; }
+
+    /// <summary>
     /// Loops (threads, pollers) serving clients: 1, the default, is one loop as redis-server;
     /// more share the port (SO_REUSEPORT, Linux and FreeBSD) and one store, each command under
     /// the store's lock (docs/resp-server.md says why it is not sharded).
@@ -45,7 +52,7 @@ internal sealed class ServerOptions
     public const string Usage =
         """
         Pike.Reactor RESP server: an in-memory Redis-protocol server on Pike.Reactor loops (one by default).
-        usage: Pike.Reactor.RespServer [--port N] [--bind ADDR] [--poller NAME] [--loops N] [--maxclients N] [--max-output-bytes N] [--spin-us N] [--stats] [--demo]
+        usage: Pike.Reactor.RespServer [--port N] [--bind ADDR] [--poller NAME] [--loops N] [--maxclients N] [--max-output-bytes N] [--spin-us N] [--wake-batching-us N] [--stats] [--demo]
           --port N              port to listen on (0 or absent: a free port, printed)
           --bind ADDR           address to listen on (default 127.0.0.1)
           --poller NAME         epoll, io_uring, poll, select, ... (default: the best for this OS)
@@ -55,6 +62,8 @@ internal sealed class ServerOptions
                                 lowered at start to what the descriptor limit allows)
           --max-output-bytes N  unsent output a client may accumulate before it is dropped (default 64 MiB)
           --spin-us N           keep polling without blocking for N microseconds after the last event before sleeping (default 0: never)
+          --wake-batching-us N  with --poller io_uring: let a wait hold completions back up to N microseconds (1 to 10000)
+                                to gather as many as the last wait returned (default 0: off); needs Linux 6.12
           --stats               print the server's counters when it stops
           --demo                start on a free loopback port, run a few commands through a client on the same loop, print them, exit
         """;
@@ -100,6 +109,14 @@ internal sealed class ServerOptions
                 case "--spin-us":
                     options.SpinMicroseconds = Number(args, ref i);
                     break;
+                case "--wake-batching-us":
+                    options.WakeBatchingMicroseconds = Number(args, ref i);
+                    if (options.WakeBatchingMicroseconds is < 1 or > 10_000)
+                    {
+                        throw new FormatException("--wake-batching-us takes 1 to 10000.");
+                    }
+
+                    break;
                 case "--loops":
                     options.Loops = Number(args, ref i);
                     if (options.Loops is < 1 or > MaxLoops)
@@ -125,6 +142,11 @@ internal sealed class ServerOptions
         if (options.Loops > 1 && options.SpinMicroseconds > 0)
         {
             throw new FormatException("--spin-us is for one loop: N spinning loops would keep N cores busy.");
+        }
+
+        if (options.WakeBatchingMicroseconds > 0 && !string.Equals(options.Poller, "io_uring", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new FormatException("--wake-batching-us is an io_uring option: give --poller io_uring with it.");
         }
 
         if (options.Loops > 1 && options.Demo)

@@ -1,0 +1,198 @@
+using System;
+using System.Diagnostics;
+using System.Linq;
+using System.Net.Sockets;
+using System.Runtime.Versioning;
+using System.Threading;
+using Pike.Reactor.Linux;
+using Xunit;
+
+namespace Pike.Reactor.Tests.Linux;
+
+/// <summary>
+/// io_uring's wake batching (<see cref="IoUringPoller.WakeBatching"/>): a wait after a batch of k
+/// asks for k completions but never holds one back past the window, an idle loop does not spin,
+/// and the ring is bound to the thread that first entered it. The contract suite runs on it too
+/// (the poller name <c>io_uring-batching</c> of the linux lane).
+/// </summary>
+[Trait("Lane", "linux")]
+[SupportedOSPlatform("linux")]
+public class IoUringWakeBatchingTests
+{
+    private static readonly TimeSpan Window = TimeSpan.FromMicroseconds(50);
+
+    public static bool Available => Pollers.IoUringBatchingAvailable;
+
+    [Fact(Skip = "wake batching needs Linux 6.12 (IORING_FEAT_MIN_TIMEOUT) and io_uring allowed", SkipUnless = nameof(Available), SkipType = typeof(IoUringWakeBatchingTests))]
+    public void The_window_is_zero_or_from_a_microsecond_to_ten_milliseconds()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => new IoUringPoller(wakeBatching: TimeSpan.FromMicroseconds(-1)));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new IoUringPoller(wakeBatching: TimeSpan.FromTicks(5))); // 0.5 µs
+        Assert.Throws<ArgumentOutOfRangeException>(() => new IoUringPoller(wakeBatching: IoUringPoller.MaxWakeBatching + TimeSpan.FromMicroseconds(1)));
+
+        using var plain = new IoUringPoller();
+        using var batching = new IoUringPoller(wakeBatching: Window);
+
+        Assert.Equal(TimeSpan.Zero, plain.WakeBatching);
+        Assert.Equal(0u, plain.SetupFlags & Interop.Libc.IORING_SETUP_DEFER_TASKRUN);
+        Assert.Equal(Window, batching.WakeBatching);
+        const uint Batching = Interop.Libc.IORING_SETUP_DEFER_TASKRUN | Interop.Libc.IORING_SETUP_SINGLE_ISSUER;
+        Assert.Equal(Batching, batching.SetupFlags & Batching);
+    }
+
+    [Fact(Skip = "wake batching needs Linux 6.12 (IORING_FEAT_MIN_TIMEOUT) and io_uring allowed", SkipUnless = nameof(Available), SkipType = typeof(IoUringWakeBatchingTests))]
+    public void After_a_batch_of_eight_a_lone_event_is_dispatched_when_the_window_ends_not_when_seven_more_come()
+    {
+        using var poller = new IoUringPoller(wakeBatching: Window);
+        var pairs = Enumerable.Range(0, 8).Select(_ => TestChannel.OverPair(poller)).ToArray();
+        poller.Poll(TimeSpan.Zero); // the polls go in
+        TestChannel.MakeReadable(pairs);
+
+        poller.Poll(TimeSpan.FromSeconds(5));
+
+        Assert.All(pairs, p => Assert.Equal(1, p.Channel.Reads));
+        Assert.Equal(8, poller.BatchTarget);
+
+        pairs[3].Peer.Send(new byte[1]);
+        var clock = Stopwatch.StartNew();
+        poller.Poll(TimeSpan.FromSeconds(5));
+
+        // Held for eight completions without the window, this wait would end at its 5 s timeout.
+        Assert.Equal(2, pairs[3].Channel.Reads);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2), $"the lone event waited {clock.Elapsed}");
+        Assert.Equal(1, poller.BatchTarget); // one came: the next wait asks for one
+        Close(pairs);
+    }
+
+    [Fact(Skip = "wake batching needs Linux 6.12 (IORING_FEAT_MIN_TIMEOUT) and io_uring allowed", SkipUnless = nameof(Available), SkipType = typeof(IoUringWakeBatchingTests))]
+    public void An_idle_loop_after_a_batch_sleeps_without_spinning()
+    {
+        using var poller = new IoUringPoller(wakeBatching: Window);
+        var pairs = Enumerable.Range(0, 4).Select(_ => TestChannel.OverPair(poller)).ToArray();
+        int target = 0;
+        long enters = 0;
+        using var batched = new ManualResetEventSlim();
+        Exception? loopError = null;
+        var loop = new Thread(() =>
+        {
+            try
+            {
+                poller.Poll(TimeSpan.Zero);
+                TestChannel.MakeReadable(pairs);
+                poller.Poll(TimeSpan.FromSeconds(5));
+                target = poller.BatchTarget;
+                enters = poller.Enters;
+                batched.Set();
+                poller.Loop(Timeout.InfiniteTimeSpan); // nothing due: every wait is endless
+                Close(pairs);
+            }
+            catch (Exception error)
+            {
+                loopError = error;
+                batched.Set();
+            }
+        });
+        loop.Start();
+        Assert.True(batched.Wait(Wait.Deadline));
+        Thread.Sleep(300);
+        long idleEnters = poller.Enters - enters;
+        poller.Stop();
+
+        Assert.True(loop.Join(Wait.Deadline), "the loop stopped");
+        Assert.Null(loopError);
+        Assert.True(target > 1, $"the batch was {target}");
+
+        // The window of the first idle wait ends with nothing and the kernel returns (one enter);
+        // the next wait is a plain one (one more). Asking for the batch again would spin: one enter per 50 µs.
+        Assert.InRange(idleEnters, 1, 2);
+        Assert.All(pairs, p => Assert.Equal(1, p.Channel.Reads));
+    }
+
+    [Fact(Skip = "wake batching needs Linux 6.12 (IORING_FEAT_MIN_TIMEOUT) and io_uring allowed", SkipUnless = nameof(Available), SkipType = typeof(IoUringWakeBatchingTests))]
+    public void A_poller_made_on_one_thread_runs_on_the_thread_that_first_waits_and_refuses_any_other()
+    {
+        using var poller = new IoUringPoller(wakeBatching: Window);
+        var pairs = Enumerable.Range(0, 3).Select(_ => TestChannel.OverPair(poller)).ToArray(); // queued, not entered
+        Exception? loopError = null;
+        var loop = new Thread(() =>
+        {
+            try
+            {
+                foreach ((Socket peer, _) in pairs)
+                {
+                    peer.Send(new byte[1]);
+                }
+
+                Wait.Until(poller, () => pairs.All(p => p.Channel.Reads == 1), "a read at every channel");
+            }
+            catch (Exception error)
+            {
+                loopError = error;
+            }
+        });
+        loop.Start();
+        loop.Join();
+        Assert.Null(loopError);
+
+        var refused = Assert.Throws<InvalidOperationException>(() => poller.Poll(TimeSpan.Zero));
+        Assert.Contains("binds its ring to the thread", refused.Message, StringComparison.Ordinal);
+        Close(pairs); // a close on another thread is not refused: its removal goes with the loop's next wait
+    }
+
+    [Fact(Skip = "wake batching needs Linux 6.12 (IORING_FEAT_MIN_TIMEOUT) and io_uring allowed", SkipUnless = nameof(Available), SkipType = typeof(IoUringWakeBatchingTests))]
+    public void A_post_from_another_thread_reaches_a_loop_that_waits_for_a_batch_within_the_window()
+    {
+        using var poller = new IoUringPoller(wakeBatching: TimeSpan.FromMilliseconds(10));
+        var pairs = Enumerable.Range(0, 6).Select(_ => TestChannel.OverPair(poller)).ToArray();
+        int target = 0;
+        bool ran = false;
+        TimeSpan waited = TimeSpan.Zero;
+        using var batched = new ManualResetEventSlim();
+        Exception? loopError = null;
+        var loop = new Thread(() =>
+        {
+            try
+            {
+                poller.Poll(TimeSpan.Zero);
+                TestChannel.MakeReadable(pairs);
+                poller.Poll(TimeSpan.FromSeconds(5));
+                target = poller.BatchTarget;
+                batched.Set();
+
+                // Asks for six completions; the Post's wake-up is one, and the 10 ms window ends the wait.
+                var clock = Stopwatch.StartNew();
+                while (!Volatile.Read(ref ran) && clock.Elapsed < TimeSpan.FromSeconds(5))
+                {
+                    poller.Poll(TimeSpan.FromSeconds(5));
+                }
+
+                waited = clock.Elapsed;
+                Close(pairs);
+            }
+            catch (Exception error)
+            {
+                loopError = error;
+                batched.Set();
+            }
+        });
+        loop.Start();
+        Assert.True(batched.Wait(Wait.Deadline));
+
+        poller.Post(() => Volatile.Write(ref ran, true));
+
+        Assert.True(loop.Join(Wait.Deadline), "the loop ended");
+        Assert.Null(loopError);
+        Assert.True(target > 1, $"the batch was {target}");
+        Assert.True(ran, "the posted action ran");
+        Assert.True(waited < TimeSpan.FromSeconds(2), $"the post waited {waited} (the wait's timeout is 5 s)");
+    }
+
+    private static void Close((Socket Peer, TestChannel Channel)[] pairs)
+    {
+        foreach ((Socket peer, TestChannel channel) in pairs)
+        {
+            channel.Close();
+            peer.Dispose();
+        }
+    }
+}
