@@ -84,6 +84,7 @@ internal static class Program
             new("redis-server", "redis-server", ["--port", "{port}", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "no", "--daemonize", "no", "--maxclients", "10000"]),
             new("pike-epoll", "dotnet", [sample, "--port", "{port}", "--poller", "epoll"]),
             new("pike-io_uring", "dotnet", [sample, "--port", "{port}", "--poller", "io_uring"]),
+            new("pike-io_uring-batch50", "dotnet", [sample, "--port", "{port}", "--poller", "io_uring", "--wake-batching-us", "50"]),
             new("pike-poll", "dotnet", [sample, "--port", "{port}", "--poller", "poll"]),
             new("async-baseline", "dotnet", [baseline, "--port", "{port}"]),
         ];
