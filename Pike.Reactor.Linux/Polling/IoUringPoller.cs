@@ -174,7 +174,7 @@ public sealed unsafe class IoUringPoller : BasePoller
     internal int WakeFd => _waker!.Fd;
 
     /// <summary>How many times this poller has called io_uring_enter.</summary>
-    internal long Enters => _enters;
+    internal long Enters => Volatile.Read(ref _enters);
 
     /// <summary>The setup flags the kernel accepted.</summary>
     internal uint SetupFlags { get; private set; }
@@ -239,8 +239,10 @@ public sealed unsafe class IoUringPoller : BasePoller
         IoUringGeteventsArg arg = default;
         void* argp = null;
         nuint argSize = 0;
-        if (_batchMicroseconds != 0 && timeoutMilliseconds != 0 && _lastCompletions > 1)
+        if (_batchMicroseconds != 0 && timeoutMilliseconds != 0 && _lastCompletions > 1 && ready == 0)
         {
+            // (Completions left in the ring by a handler's exception count toward min_complete;
+            // with any there the wait asks for one and takes them at once.)
             // Wake batching: as many completions as last time, or what has come when the window ends.
             minComplete = (uint)Math.Min(_lastCompletions, MaxBatchedCompletions);
 
@@ -329,7 +331,6 @@ public sealed unsafe class IoUringPoller : BasePoller
                 continue;
             }
 
-            _lastCompletions++;
             PollCompleted((nint)(long)data, res);
         }
     }
@@ -565,6 +566,8 @@ public sealed unsafe class IoUringPoller : BasePoller
         NativeMemory.Free(_early);
         _early = null;
         _earlyCount = 0;
+        _earlyMoved = 0;
+        _earlyCapacity = 0;
         if (_sqes != null)
         {
             Interop.Libc.munmap(_sqes, _sqesSize);
@@ -657,6 +660,11 @@ public sealed unsafe class IoUringPoller : BasePoller
         }
 
         SetBackendState(key, (nint)state);
+        if (res != -Interop.Libc.ECANCELED)
+        {
+            _lastCompletions++; // a live channel's readiness: what wake batching counts
+        }
+
         try
         {
             if (res > 0 && !canceling && interest != IoEvents.None)

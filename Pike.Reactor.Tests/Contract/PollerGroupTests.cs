@@ -216,6 +216,27 @@ public class PollerGroupTests
     }
 
     [Fact]
+    public void Exceptions_after_a_wait_returned_restart_the_loop_at_once()
+    {
+        using var group = new PollerGroup(1);
+        int faults = 0;
+        group.Error = (_, _) => Interlocked.Increment(ref faults);
+        using var after = new ManualResetEventSlim();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        for (int i = 0; i < 40; i++)
+        {
+            group.Pollers[0].Post(() => throw new InvalidOperationException("a handler's bug"));
+        }
+
+        group.Pollers[0].Post(after.Set);
+
+        // Paced like a failing wait, forty faults would take over twenty seconds.
+        Assert.True(after.Wait(TimeSpan.FromSeconds(10)), $"the loop ran on after {Volatile.Read(ref faults)} faults");
+        Assert.Equal(40, Volatile.Read(ref faults));
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"forty faults took {clock.Elapsed}");
+    }
+
+    [Fact]
     public void Restart_delays_double_from_one_millisecond_to_a_second()
     {
         Assert.Equal(TimeSpan.FromMilliseconds(1), PollerGroup.RestartDelay(2));

@@ -187,6 +187,68 @@ public class IoUringWakeBatchingTests
         Assert.True(waited < TimeSpan.FromSeconds(2), $"the post waited {waited} (the wait's timeout is 5 s)");
     }
 
+    [Fact(Skip = "wake batching needs Linux 6.12 (IORING_FEAT_MIN_TIMEOUT) and io_uring allowed", SkipUnless = nameof(Available), SkipType = typeof(IoUringWakeBatchingTests))]
+    public void Changes_beyond_a_full_ring_wait_in_order_for_the_loop_thread_and_closes_from_another_thread_reach_the_peers()
+    {
+        using var poller = new IoUringPoller(submissionEntries: 8, wakeBatching: Window);
+        var pairs = Enumerable.Range(0, 24).Select(_ => TestChannel.OverPair(poller)).ToArray(); // 24 adds: 8 fit, 16 wait early
+        Assert.Equal(8u, poller.PendingSubmissions);
+        using var firstDone = new ManualResetEventSlim();
+        using var closed = new ManualResetEventSlim();
+        Exception? loopError = null;
+        var loop = new Thread(() =>
+        {
+            try
+            {
+                // The first wait binds the ring to this thread and moves the early entries in.
+                foreach ((Socket peer, _) in pairs)
+                {
+                    peer.Send(new byte[1]);
+                }
+
+                Wait.Until(poller, () => pairs.All(p => p.Channel.Reads == 1), "a read at every channel");
+                firstDone.Set();
+                Assert.True(closed.Wait(Wait.Deadline));
+                foreach ((Socket peer, _) in pairs.Skip(12))
+                {
+                    peer.Send(new byte[1]);
+                }
+
+                Wait.Until(poller, () => pairs.Skip(12).All(p => p.Channel.Reads == 2), "a second read at every open channel");
+            }
+            catch (Exception error)
+            {
+                loopError = error;
+                firstDone.Set();
+            }
+        });
+        loop.Start();
+        Assert.True(firstDone.Wait(Wait.Deadline));
+        Assert.Null(loopError);
+
+        // Closed on the test thread, which cannot enter the ring: 12 cancels, kept for the loop
+        // thread (the ring of 8 fills, the rest wait early).
+        foreach ((_, TestChannel channel) in pairs.Take(12))
+        {
+            channel.Close();
+        }
+
+        Assert.Equal(12, poller.ChannelCount);
+        closed.Set();
+        Assert.True(loop.Join(Wait.Deadline), "the loop thread finished");
+        Assert.Null(loopError);
+
+        // The loop's waits submitted the cancels: every closed channel's peer reads the end of the stream.
+        foreach ((Socket peer, _) in pairs.Take(12))
+        {
+            peer.ReceiveTimeout = 5000;
+            Assert.Equal(0, peer.Receive(new byte[16]));
+        }
+
+        Assert.IsType<InvalidOperationException>(Record.Exception(() => poller.Poll(TimeSpan.Zero)));
+        Close(pairs);
+    }
+
     private static void Close((Socket Peer, TestChannel Channel)[] pairs)
     {
         foreach ((Socket peer, TestChannel channel) in pairs)

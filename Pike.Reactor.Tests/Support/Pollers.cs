@@ -80,8 +80,9 @@ public static class Pollers
             CreateIoUringBatching().Dispose();
             return true;
         }
-        catch (PollerUnavailableException)
+        catch (Exception error) when (error is PollerUnavailableException or NativeCallException)
         {
+            Console.Error.WriteLine($"io_uring-batching is left out of this lane's pollers: {error.Message}");
             return false;
         }
     });

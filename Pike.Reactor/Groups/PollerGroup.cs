@@ -334,13 +334,15 @@ public sealed class PollerGroup : IDisposable
             }
             catch (Exception error)
             {
+                // Timed before the Error handler runs: a slow handler must not turn the pause off.
+                TimeSpan ran = Stopwatch.GetElapsedTime(started);
                 Fault(poller, error, fatal: false);
 
                 // docs/pitfalls.md 22: a fault that comes back as soon as the loop restarts, before
                 // any wait returned (a wait the kernel refuses every time), must not turn into a
                 // busy loop: the restart waits, twice as long after each such fault, up to a
                 // second. A handler's exception comes after a wait returned: restarted at once.
-                bool quick = poller.Progress == progress && Stopwatch.GetElapsedTime(started) < TimeSpan.FromMilliseconds(QuickFaultMilliseconds);
+                bool quick = poller.Progress == progress && ran < TimeSpan.FromMilliseconds(QuickFaultMilliseconds);
                 quickFaults = quick ? quickFaults + 1 : 0;
                 if (quickFaults > 1)
                 {
