@@ -72,34 +72,23 @@ public class IoUringWakeBatchingTests
         int target = 0;
         long enters = 0;
         using var batched = new ManualResetEventSlim();
-        Exception? loopError = null;
-        var loop = new Thread(() =>
+        PeerThread<bool> loop = OnLoopThread(() =>
         {
-            try
-            {
-                poller.Poll(TimeSpan.Zero);
-                TestChannel.MakeReadable(pairs);
-                poller.Poll(TimeSpan.FromSeconds(5));
-                target = poller.BatchTarget;
-                enters = poller.Enters;
-                batched.Set();
-                poller.Loop(Timeout.InfiniteTimeSpan); // nothing due: every wait is endless
-                Close(pairs);
-            }
-            catch (Exception error)
-            {
-                loopError = error;
-                batched.Set();
-            }
+            poller.Poll(TimeSpan.Zero);
+            TestChannel.MakeReadable(pairs);
+            poller.Poll(TimeSpan.FromSeconds(5));
+            target = poller.BatchTarget;
+            enters = poller.Enters;
+            batched.Set();
+            poller.Loop(Timeout.InfiniteTimeSpan); // nothing due: every wait is endless
+            Close(pairs);
         });
-        loop.Start();
-        Assert.True(batched.Wait(Wait.Deadline));
+        WaitFor(batched, loop);
         Thread.Sleep(300);
         long idleEnters = poller.Enters - enters;
         poller.Stop();
 
-        Assert.True(loop.Join(Wait.Deadline), "the loop stopped");
-        Assert.Null(loopError);
+        Finish(loop);
         Assert.True(target > 1, $"the batch was {target}");
 
         // The window of the first idle wait ends with nothing and the kernel returns (one enter);
@@ -113,26 +102,16 @@ public class IoUringWakeBatchingTests
     {
         using var poller = new IoUringPoller(wakeBatching: Window);
         var pairs = Enumerable.Range(0, 3).Select(_ => TestChannel.OverPair(poller)).ToArray(); // queued, not entered
-        Exception? loopError = null;
-        var loop = new Thread(() =>
+        PeerThread<bool> loop = OnLoopThread(() =>
         {
-            try
+            foreach ((Socket peer, _) in pairs)
             {
-                foreach ((Socket peer, _) in pairs)
-                {
-                    peer.Send(new byte[1]);
-                }
+                peer.Send(new byte[1]);
+            }
 
-                Wait.Until(poller, () => pairs.All(p => p.Channel.Reads == 1), "a read at every channel");
-            }
-            catch (Exception error)
-            {
-                loopError = error;
-            }
+            Wait.Until(poller, () => pairs.All(p => p.Channel.Reads == 1), "a read at every channel");
         });
-        loop.Start();
-        loop.Join();
-        Assert.Null(loopError);
+        Finish(loop);
 
         var refused = Assert.Throws<InvalidOperationException>(() => poller.Poll(TimeSpan.Zero));
         Assert.Contains("binds its ring to the thread", refused.Message, StringComparison.Ordinal);
@@ -148,40 +127,29 @@ public class IoUringWakeBatchingTests
         bool ran = false;
         TimeSpan waited = TimeSpan.Zero;
         using var batched = new ManualResetEventSlim();
-        Exception? loopError = null;
-        var loop = new Thread(() =>
+        PeerThread<bool> loop = OnLoopThread(() =>
         {
-            try
+            poller.Poll(TimeSpan.Zero);
+            TestChannel.MakeReadable(pairs);
+            poller.Poll(TimeSpan.FromSeconds(5));
+            target = poller.BatchTarget;
+            batched.Set();
+
+            // Asks for six completions; the Post's wake-up is one, and the 10 ms window ends the wait.
+            var clock = Stopwatch.StartNew();
+            while (!Volatile.Read(ref ran) && clock.Elapsed < TimeSpan.FromSeconds(5))
             {
-                poller.Poll(TimeSpan.Zero);
-                TestChannel.MakeReadable(pairs);
                 poller.Poll(TimeSpan.FromSeconds(5));
-                target = poller.BatchTarget;
-                batched.Set();
-
-                // Asks for six completions; the Post's wake-up is one, and the 10 ms window ends the wait.
-                var clock = Stopwatch.StartNew();
-                while (!Volatile.Read(ref ran) && clock.Elapsed < TimeSpan.FromSeconds(5))
-                {
-                    poller.Poll(TimeSpan.FromSeconds(5));
-                }
-
-                waited = clock.Elapsed;
-                Close(pairs);
             }
-            catch (Exception error)
-            {
-                loopError = error;
-                batched.Set();
-            }
+
+            waited = clock.Elapsed;
+            Close(pairs);
         });
-        loop.Start();
-        Assert.True(batched.Wait(Wait.Deadline));
+        WaitFor(batched, loop);
 
         poller.Post(() => Volatile.Write(ref ran, true));
 
-        Assert.True(loop.Join(Wait.Deadline), "the loop ended");
-        Assert.Null(loopError);
+        Finish(loop);
         Assert.True(target > 1, $"the batch was {target}");
         Assert.True(ran, "the posted action ran");
         Assert.True(waited < TimeSpan.FromSeconds(2), $"the post waited {waited} (the wait's timeout is 5 s)");
@@ -195,36 +163,25 @@ public class IoUringWakeBatchingTests
         Assert.Equal(8u, poller.PendingSubmissions);
         using var firstDone = new ManualResetEventSlim();
         using var closed = new ManualResetEventSlim();
-        Exception? loopError = null;
-        var loop = new Thread(() =>
+        PeerThread<bool> loop = OnLoopThread(() =>
         {
-            try
+            // The first wait binds the ring to this thread and moves the early entries in.
+            foreach ((Socket peer, _) in pairs)
             {
-                // The first wait binds the ring to this thread and moves the early entries in.
-                foreach ((Socket peer, _) in pairs)
-                {
-                    peer.Send(new byte[1]);
-                }
-
-                Wait.Until(poller, () => pairs.All(p => p.Channel.Reads == 1), "a read at every channel");
-                firstDone.Set();
-                Assert.True(closed.Wait(Wait.Deadline));
-                foreach ((Socket peer, _) in pairs.Skip(12))
-                {
-                    peer.Send(new byte[1]);
-                }
-
-                Wait.Until(poller, () => pairs.Skip(12).All(p => p.Channel.Reads == 2), "a second read at every open channel");
+                peer.Send(new byte[1]);
             }
-            catch (Exception error)
+
+            Wait.Until(poller, () => pairs.All(p => p.Channel.Reads == 1), "a read at every channel");
+            firstDone.Set();
+            Assert.True(closed.Wait(Wait.Deadline));
+            foreach ((Socket peer, _) in pairs.Skip(12))
             {
-                loopError = error;
-                firstDone.Set();
+                peer.Send(new byte[1]);
             }
+
+            Wait.Until(poller, () => pairs.Skip(12).All(p => p.Channel.Reads == 2), "a second read at every open channel");
         });
-        loop.Start();
-        Assert.True(firstDone.Wait(Wait.Deadline));
-        Assert.Null(loopError);
+        WaitFor(firstDone, loop);
 
         // Closed on the test thread, which cannot enter the ring: 12 cancels, kept for the loop
         // thread (the ring of 8 fills, the rest wait early).
@@ -235,8 +192,7 @@ public class IoUringWakeBatchingTests
 
         Assert.Equal(12, poller.ChannelCount);
         closed.Set();
-        Assert.True(loop.Join(Wait.Deadline), "the loop thread finished");
-        Assert.Null(loopError);
+        Finish(loop);
 
         // The loop's waits submitted the cancels: every closed channel's peer reads the end of the stream.
         foreach ((Socket peer, _) in pairs.Take(12))
@@ -247,6 +203,31 @@ public class IoUringWakeBatchingTests
 
         Assert.IsType<InvalidOperationException>(Record.Exception(() => poller.Poll(TimeSpan.Zero)));
         Close(pairs);
+    }
+
+    /// <summary>Runs <paramref name="work"/> as the poller's loop thread (the ring binds to it).</summary>
+    private static PeerThread<bool> OnLoopThread(Action work) => new(() =>
+    {
+        work();
+        return true;
+    });
+
+    /// <summary>Waits for <paramref name="signal"/>, failing with the loop thread's exception if it ended first.</summary>
+    private static void WaitFor(ManualResetEventSlim signal, PeerThread<bool> loop)
+    {
+        Wait.For(() => signal.IsSet || loop.IsCompleted, "the loop thread's signal");
+        if (!signal.IsSet)
+        {
+            Assert.True(loop.Result); // rethrows what the loop thread threw
+            Assert.Fail("the loop thread ended before its signal");
+        }
+    }
+
+    /// <summary>Waits for the loop thread's work to end, rethrowing its exception.</summary>
+    private static void Finish(PeerThread<bool> loop)
+    {
+        Wait.For(() => loop.IsCompleted, "the loop thread's work");
+        Assert.True(loop.Result);
     }
 
     private static void Close((Socket Peer, TestChannel Channel)[] pairs)
