@@ -45,7 +45,9 @@ public class LoopsTests
             {
                 Assert.Equal(":17\r\n", reader.Call("DBSIZE")); // the 16 and the counter
                 Assert.Equal("*2\r\n$2\r\nv0\r\n$3\r\nv15\r\n", reader.Call("MGET", "k0", "k15"));
-                loops.Add(System.Text.RegularExpressions.Regex.Match(reader.Call("INFO", "server"), @"pike_loop:(\d+)").Groups[1].Value);
+                string server = reader.Call("INFO", "server");
+                loops.Add(System.Text.RegularExpressions.Regex.Match(server, @"pike_loop:(\d+)").Groups[1].Value);
+                Assert.Contains($"\r\ntcp_port:{port}\r\n", server, StringComparison.Ordinal); // every loop's own listener's port
                 ids.Add(reader.Call("CLIENT", "ID"));
             }
 

@@ -175,11 +175,6 @@ internal static class Program
                 return 2;
             }
 
-            lock (hosts)
-            {
-                hosts.ForEach(h => h.Listened());
-            }
-
             IPEndPoint bound = hosts[0].EndPoint;
             Console.WriteLine($"Pike.Reactor RESP server listening on {bound.Address}:{bound.Port} (poller {group.Pollers[0].Name}, {options.Loops} loops)");
             Console.Out.Flush();

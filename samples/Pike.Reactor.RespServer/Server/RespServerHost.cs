@@ -71,21 +71,36 @@ internal sealed class RespServerHost : IDisposable
     /// <summary>Clients served at once; one more is answered with an error and closed.</summary>
     public int MaxClients { get; }
 
-    public int Port { get; private set; }
+    /// <summary>
+    /// The port this loop's listener is bound to (0 before it listens), read from the listener
+    /// itself: a client that a loop accepts before the server announces its port sees the port
+    /// in INFO already.
+    /// </summary>
+    public int Port
+    {
+        get
+        {
+            if (_port == 0 && !_listener.IsClosed && _listener.LocalEndPoint is IPEndPoint bound)
+            {
+                _port = bound.Port;
+            }
+
+            return _port;
+        }
+    }
+
+    private int _port;
 
     public IPEndPoint EndPoint => (IPEndPoint)_listener.LocalEndPoint!;
 
     /// <summary>The listener, for a group that listens on every loop (it is not listening until then).</summary>
     internal Listener Listener => _listener;
 
-    /// <summary>Records the port a group listened on for this loop.</summary>
-    internal void Listened() => Port = EndPoint.Port;
-
     /// <summary>Listens on <paramref name="endpoint"/> (port 0: one the system picks; see <see cref="Port"/>).</summary>
     public IPEndPoint Listen(IPEndPoint endpoint)
     {
         _listener.Listen(endpoint);
-        Port = EndPoint.Port;
+        _port = EndPoint.Port;
         return EndPoint;
     }
 
