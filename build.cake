@@ -171,7 +171,7 @@ Task("Bench")
 });
 
 Task("Bench-Loops")
-    .Description("The RESP sample on epoll, and on io_uring with wake batching, with 1, 2 and 4 loops against redis-server, redis-benchmark --threads 2 (Release); writes bench/loops-results.md. --rounds=N (default 5).")
+    .Description("The RESP sample on epoll, on io_uring, and on io_uring with wake batching, with 1, 2 and 4 loops against redis-server, redis-benchmark --threads 2 (Release); writes bench/loops-results.md. --rounds=N (default 5).")
     .Does(() =>
 {
     var harness = root.CombineWithFilePath("bench/Pike.Reactor.Bench/Pike.Reactor.Bench.csproj");

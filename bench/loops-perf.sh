@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# What one more loop costs per request: the RESP sample with 1 and 2 loops (on epoll, and on
-# io_uring with --wake-batching-us 1000) and redis-server, each under redis-benchmark --threads 2
-# -c 50 (PING_INLINE, -P 1 and -P 16), counted by `perf stat` attached to the server: CPU time,
-# context switches, system calls, waits (epoll_wait or io_uring_enter).
+# What one more loop costs per request: the RESP sample with 1 and 2 loops (on epoll, on io_uring,
+# and on io_uring with --wake-batching-us 1000) and redis-server, each under redis-benchmark
+# --threads 2 -c 50 (PING_INLINE, -P 1 and -P 16), counted by `perf stat` attached to the server:
+# CPU time, context switches, system calls, and waits: epoll_wait, or io_uring_enter (which also
+# counts the few enters that only submit, such as a removal's).
 # usage: bench/loops-perf.sh [REQUESTS_P1] [REQUESTS_P16]   (Release build of the sample first:
 # ./build.sh --target=Bench-Loops builds it, or dotnet build -c Release samples/Pike.Reactor.RespServer)
 set -euo pipefail
@@ -20,13 +21,15 @@ echo "loops-perf: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-22s %-5s %12s %10s %12s %10s %12s\n' server P req/s cpu_us/req ctxsw/req sysc/req wait/req
 for P in 1 16; do
   n=$([ "$P" = 1 ] && echo "$n1" || echo "$n16")
-  for server in redis epoll:1 epoll:2 batching:1 batching:2; do
+  for server in redis epoll:1 epoll:2 io_uring:1 io_uring:2 batching:1 batching:2; do
     port=$((20000 + RANDOM % 20000))
     case $server in
       redis) label=redis-server
         redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --daemonize no >/dev/null & ;;
       epoll:*) label="pike epoll ${server#*:} loop$([ "${server#*:}" = 1 ] || echo s)"
         dotnet "$sample" --port "$port" --poller epoll --loops "${server#*:}" >/dev/null 2>&1 & ;;
+      io_uring:*) label="pike io_uring ${server#*:} loop$([ "${server#*:}" = 1 ] || echo s)"
+        dotnet "$sample" --port "$port" --poller io_uring --loops "${server#*:}" >/dev/null 2>&1 & ;;
       batching:*) label="pike batching ${server#*:} loop$([ "${server#*:}" = 1 ] || echo s)"
         dotnet "$sample" --port "$port" --poller io_uring --wake-batching-us 1000 --loops "${server#*:}" >/dev/null 2>&1 & ;;
     esac
@@ -41,6 +44,8 @@ for P in 1 16; do
     rate=$(redis-benchmark -p "$port" --threads 2 -c 50 -P "$P" -n "$n" -t ping_inline -q 2>/dev/null | tr '\r' '\n' | grep -a 'requests per second' | tail -1 | awk '{print $2}')
     kill -INT "$perfpid"; wait "$perfpid" || true
     kill "$pid"; wait "$pid" 2>/dev/null || true
+    [ -n "$rate" ] || { echo "loops-perf: redis-benchmark printed no rate for $label at -P $P" >&2; exit 1; }
+    grep -q '^[0-9]' "$out/stat" || { echo "loops-perf: perf counted nothing for $label (perf_event_paranoid, tracefs?): $(head -3 "$out/stat")" >&2; exit 1; }
     awk -F, -v n="$n" -v s="$label" -v p="$P" -v r="$rate" '
       $3 == "task-clock" { cpu = $1 * 1000 / n }
       $3 == "context-switches" { cs = $1 / n }

@@ -62,6 +62,44 @@ public class LoopsTests
         sample.Stop();
     }
 
+    [Fact(Skip = "SO_REUSEPORT balancing and epoll: Linux", SkipUnless = nameof(IsLinux), SkipType = typeof(LoopsTests))]
+    public void INFO_gives_each_loop_its_own_listeners_port_with_no_step_to_announce_it()
+    {
+        // The hosts are made the way the command line makes them, and nothing tells them the port
+        // afterwards: each loop's first client must see it in INFO (it used to read 0 until the
+        // main thread got round to recording it).
+        var shared = new Pike.Reactor.RespServer.Server.SharedServerState(2);
+        var hosts = new List<Pike.Reactor.RespServer.Server.RespServerHost>();
+        using var group = new PollerGroup(2, () => PollerFactory.Create("epoll"));
+        group.ListenOnEach(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0), poller =>
+        {
+            lock (hosts)
+            {
+                var host = new Pike.Reactor.RespServer.Server.RespServerHost(poller, shared, log: TextWriter.Null, loop: hosts.Count);
+                hosts.Add(host);
+                return host.Listener;
+            }
+        });
+        int port = hosts[0].EndPoint.Port;
+        var clients = Enumerable.Range(0, 16).Select(_ => new RawClient(port)).ToList();
+        try
+        {
+            var loops = new HashSet<string>();
+            foreach (RawClient client in clients)
+            {
+                string server = client.Call("INFO", "server");
+                loops.Add(System.Text.RegularExpressions.Regex.Match(server, @"pike_loop:(\d+)").Groups[1].Value);
+                Assert.Contains($"\r\ntcp_port:{port}\r\n", server, StringComparison.Ordinal);
+            }
+
+            Assert.Equal(["0", "1"], loops.Order()); // both loops answered
+        }
+        finally
+        {
+            clients.ForEach(c => c.Dispose());
+        }
+    }
+
     [Fact(Skip = "the test runs the sample on epoll: Linux", SkipUnless = nameof(IsLinux), SkipType = typeof(LoopsTests))]
     public void Loops_refuse_a_port_another_socket_holds()
     {

@@ -73,16 +73,23 @@ internal sealed class RespServerHost : IDisposable
 
     /// <summary>
     /// The port this loop's listener is bound to (0 before it listens), read from the listener
-    /// itself: a client that a loop accepts before the server announces its port sees the port
-    /// in INFO already.
+    /// itself the first time: a client that a loop accepts before the server announces its port
+    /// sees the port in INFO already. Read on the loop's thread (INFO), or after <see cref="Listen"/>.
     /// </summary>
     public int Port
     {
         get
         {
-            if (_port == 0 && !_listener.IsClosed && _listener.LocalEndPoint is IPEndPoint bound)
+            if (_port == 0 && !_listener.IsClosed)
             {
-                _port = bound.Port;
+                try
+                {
+                    _port = _listener.LocalEndPoint is IPEndPoint bound ? bound.Port : 0;
+                }
+                catch (ObjectDisposedException)
+                {
+                    // closed meanwhile (a read from another thread): no port to give
+                }
             }
 
             return _port;
