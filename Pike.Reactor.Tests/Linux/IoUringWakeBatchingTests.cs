@@ -45,10 +45,7 @@ public class IoUringWakeBatchingTests
     {
         using var poller = new IoUringPoller(wakeBatching: Window);
         var pairs = Enumerable.Range(0, 8).Select(_ => TestChannel.OverPair(poller)).ToArray();
-        poller.Poll(TimeSpan.Zero); // the polls go in
-        TestChannel.MakeReadable(pairs);
-
-        poller.Poll(TimeSpan.FromSeconds(5));
+        DispatchOneBatch(poller, pairs);
 
         Assert.All(pairs, p => Assert.Equal(1, p.Channel.Reads));
         Assert.Equal(8, poller.BatchTarget);
@@ -74,9 +71,7 @@ public class IoUringWakeBatchingTests
         using var batched = new ManualResetEventSlim();
         PeerThread<bool> loop = OnLoopThread(() =>
         {
-            poller.Poll(TimeSpan.Zero);
-            TestChannel.MakeReadable(pairs);
-            poller.Poll(TimeSpan.FromSeconds(5));
+            DispatchOneBatch(poller, pairs);
             target = poller.BatchTarget;
             enters = poller.Enters;
             batched.Set();
@@ -129,9 +124,7 @@ public class IoUringWakeBatchingTests
         using var batched = new ManualResetEventSlim();
         PeerThread<bool> loop = OnLoopThread(() =>
         {
-            poller.Poll(TimeSpan.Zero);
-            TestChannel.MakeReadable(pairs);
-            poller.Poll(TimeSpan.FromSeconds(5));
+            DispatchOneBatch(poller, pairs);
             target = poller.BatchTarget;
             batched.Set();
 
@@ -206,6 +199,14 @@ public class IoUringWakeBatchingTests
     }
 
     /// <summary>Runs <paramref name="work"/> as the poller's loop thread (the ring binds to it).</summary>
+    /// <summary>Submits the pairs' polls, makes every pair readable and dispatches them in one wait: the next wait asks for as many.</summary>
+    private static void DispatchOneBatch(IoUringPoller poller, (Socket Peer, TestChannel Channel)[] pairs)
+    {
+        poller.Poll(TimeSpan.Zero); // the polls go in
+        TestChannel.MakeReadable(pairs);
+        poller.Poll(TimeSpan.FromSeconds(5));
+    }
+
     private static PeerThread<bool> OnLoopThread(Action work) => new(() =>
     {
         work();
