@@ -17,6 +17,7 @@ internal struct IoUringSqe
     [FieldOffset(16)] public ulong Addr;        // for POLL_REMOVE and updates: the user_data of the request
     [FieldOffset(24)] public uint Len;          // for POLL_ADD: IORING_POLL_* flags
     [FieldOffset(28)] public uint Poll32Events;
+    [FieldOffset(28)] public uint MsgFlags;     // for SEND: the flags of send(2) (the same word as poll32_events)
     [FieldOffset(32)] public ulong UserData;
     [FieldOffset(40)] public ushort BufIndex;
     [FieldOffset(42)] public ushort Personality;

@@ -44,6 +44,10 @@ internal static partial class Interop
 
         internal const byte IORING_OP_POLL_ADD = 6;
         internal const byte IORING_OP_POLL_REMOVE = 7;
+        internal const byte IORING_OP_SEND = 26;
+
+        internal const uint MSG_DONTWAIT = 0x40;
+        internal const uint MSG_NOSIGNAL = 0x4000;
 
         internal const uint IORING_POLL_ADD_MULTI = 1u << 0;
         internal const uint IORING_POLL_UPDATE_EVENTS = 1u << 1;

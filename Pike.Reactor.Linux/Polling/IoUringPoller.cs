@@ -33,6 +33,18 @@ public sealed unsafe class IoUringPoller : BasePoller
     // user_data of control requests (poll removals and updates) sets the top bit over the key;
     // keys are never negative, and the wake-up's is -1 (all bits).
     private const ulong ControlTag = 1UL << 63;
+
+    // A send request's user_data: the control tag over a key no channel can hold (the highest
+    // generation with an index of 2^31 or more; the wake-up poll's -1 is the one above them all),
+    // with the request's number in the arena's list in the low bits.
+    private const ulong SendTag = 0xFFFF_FFFF_8000_0000UL;
+    private const ulong SendNumberBits = 0x7FFF_FFFFUL;
+
+    /// <summary>The largest write a send request carries (docs/io_uring.md, "Sends with the wait").</summary>
+    public const int MaxSendWithWait = 16 * 1024;
+
+    /// <summary>What the send requests of one iteration may hold between them; a write that finds no room is sent at once.</summary>
+    private const int SendArenaBytes = 256 * 1024;
     private static readonly ulong WakeData = unchecked((ulong)WakeKey);
 
     // The backend's value in the channel's slot: the interest (IoEvents bits), whether a poll
@@ -99,6 +111,11 @@ public sealed unsafe class IoUringPoller : BasePoller
     private int _earlyMoved;                    // early entries already moved into the ring (a move cut short resumes there)
     private int _earlyCapacity;
     private bool _nextIsEarly;                  // NextSqe handed out an early entry: Publish counts it there
+    private byte* _sendArena;                   // copies of the bytes the send requests of this iteration carry
+    private int _sendArenaUsed;
+    private SendRequest[] _sends = new SendRequest[64];
+    private int _sendCount;                     // send requests queued since the arena was last empty
+    private int _sendsOutstanding;              // of those, the ones whose completion was not dispatched yet
 
     /// <summary>Creates the ring, maps it, and arms the wake-up eventfd's poll.</summary>
     /// <param name="submissionEntries">Submission ring entries (a power of two at most 32768 is used; the completion ring is 16 times larger, at least 4096).</param>
@@ -122,6 +139,11 @@ public sealed unsafe class IoUringPoller : BasePoller
             MapRings(in p);
             _waker = new EventFdWaker();
             ArmWake();
+            if (SupportsOperation(Interop.Libc.IORING_OP_SEND))
+            {
+                _sendArena = (byte*)NativeMemory.Alloc(SendArenaBytes);
+                SendWithWaitLimit = MaxSendWithWait;
+            }
         }
         catch
         {
@@ -235,6 +257,13 @@ public sealed unsafe class IoUringPoller : BasePoller
 
         uint flags = Interop.Libc.IORING_ENTER_GETEVENTS;
         uint minComplete = timeoutMilliseconds == 0 ? 0u : 1u;
+
+        // The send requests complete as this call submits them (MSG_DONTWAIT: they never wait for
+        // the socket); a wait for events asks for that many completions more, or their own
+        // completions would end it at once and cost a second call to wait. Unless a channel waits
+        // for its request's completion (a half-close behind the bytes, its writability): then the
+        // wait returns with the completions, so that it does not wait for another event.
+        uint sends = timeoutMilliseconds != 0 && ready == 0 && _sendsOutstanding > 0 && !AnySendAwaited() ? (uint)_sendsOutstanding : 0u;
         KernelTimespec ts;
         IoUringGeteventsArg arg = default;
         void* argp = null;
@@ -264,6 +293,7 @@ public sealed unsafe class IoUringPoller : BasePoller
             argSize = (nuint)sizeof(IoUringGeteventsArg);
         }
 
+        minComplete += sends;
         _enters++;
         int result = Interop.Libc.io_uring_enter(_ringFd, toSubmit, minComplete, flags, argp, argSize);
         int errno = result < 0 ? Marshal.GetLastPInvokeError() : 0;
@@ -322,6 +352,12 @@ public sealed unsafe class IoUringPoller : BasePoller
                     ArmWake(); // docs/pitfalls.md 21a: a multishot request that ends must be re-armed
                 }
 
+                continue;
+            }
+
+            if ((data & ~SendNumberBits) == SendTag)
+            {
+                SendCompleted((int)(data & SendNumberBits), res);
                 continue;
             }
 
@@ -396,7 +432,91 @@ public sealed unsafe class IoUringPoller : BasePoller
     }
 
     /// <inheritdoc/>
+    protected override bool QueueSend(nint key, nint handle, ReadOnlySpan<byte> data)
+    {
+        if (_sendArena == null || data.Length > SendArenaBytes - _sendArenaUsed || !CanEnter)
+        {
+            return false; // no room this iteration (or a batching ring not bound yet): the core sends at once
+        }
+
+        if (_sendCount == _sends.Length)
+        {
+            Array.Resize(ref _sends, _sends.Length * 2);
+        }
+
+        byte* copy = _sendArena + _sendArenaUsed;
+        data.CopyTo(new Span<byte>(copy, data.Length));
+        int number = _sendCount++;
+        _sends[number] = new SendRequest(key, _sendArenaUsed, data.Length);
+        _sendArenaUsed += data.Length;
+        _sendsOutstanding++;
+
+        IoUringSqe* sqe = NextSqe();
+        sqe->Opcode = Interop.Libc.IORING_OP_SEND;
+        sqe->Fd = (int)handle;
+        sqe->Addr = (ulong)copy;
+        sqe->Len = (uint)data.Length;
+        sqe->MsgFlags = Interop.Libc.MSG_DONTWAIT | Interop.Libc.MSG_NOSIGNAL;
+        sqe->UserData = SendTag | (ulong)number;
+        Publish();
+        return true;
+    }
+
+    /// <inheritdoc/>
+    protected override void SubmitSends()
+    {
+        if (_sendsOutstanding > 0 && _ringFd >= 0 && PendingSubmissions > 0 && CanEnter)
+        {
+            SubmitPending(runCompletions: true);
+        }
+    }
+
+    /// <inheritdoc/>
     protected override void SignalWake() => _waker!.Signal();
+
+    /// <summary>Whether the channel of a send request not completed yet waits for its completion.</summary>
+    private bool AnySendAwaited()
+    {
+        for (int i = 0; i < _sendCount; i++)
+        {
+            if (!_sends[i].Completed && IsSendCompletionAwaited(_sends[i].Key))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>A send request completed: its channel learns what went, and gets back what did not.</summary>
+    private void SendCompleted(int number, int res)
+    {
+        SendRequest request = _sends[number];
+        _sends[number].Completed = true;
+        try
+        {
+            int sent = res > 0 ? Math.Min(res, request.Length) : 0;
+            int unsent = res >= 0 || res == -Interop.Libc.EAGAIN ? request.Length - sent : 0;
+            ProcessSendCompletion(request.Key, res, new ReadOnlySpan<byte>(_sendArena + request.Offset + sent, unsent));
+        }
+        finally
+        {
+            if (--_sendsOutstanding == 0)
+            {
+                _sendCount = 0;
+                _sendArenaUsed = 0; // every request of the arena has completed: its room is free again
+            }
+        }
+    }
+
+    /// <summary>A send request: the channel it is for, where its bytes sit in the arena, and whether its completion was dispatched.</summary>
+    private struct SendRequest(nint key, int offset, int length)
+    {
+        public readonly nint Key = key;
+        public readonly int Offset = offset;
+        public readonly int Length = length;
+        public bool Completed;
+    }
 
     /// <inheritdoc/>
     protected override void Dispose(bool disposing)
@@ -491,7 +611,11 @@ public sealed unsafe class IoUringPoller : BasePoller
         return p;
     }
 
-    private bool SupportsPollOperations()
+    private bool SupportsPollOperations() =>
+        SupportsOperation(Interop.Libc.IORING_OP_POLL_ADD) && SupportsOperation(Interop.Libc.IORING_OP_POLL_REMOVE);
+
+    /// <summary>Whether the kernel offers <paramref name="op"/> on this ring (<c>IORING_REGISTER_PROBE</c>; a filter can remove operations).</summary>
+    private bool SupportsOperation(byte op)
     {
         const int Ops = 64;
         byte* buffer = stackalloc byte[sizeof(IoUringProbeHeader) + (Ops * sizeof(IoUringProbeOp))];
@@ -503,8 +627,7 @@ public sealed unsafe class IoUringPoller : BasePoller
 
         var header = (IoUringProbeHeader*)buffer;
         var ops = (IoUringProbeOp*)(buffer + sizeof(IoUringProbeHeader));
-        bool Supported(byte op) => op < header->OpsLen && (ops[op].Flags & Interop.Libc.IO_URING_OP_SUPPORTED) != 0;
-        return Supported(Interop.Libc.IORING_OP_POLL_ADD) && Supported(Interop.Libc.IORING_OP_POLL_REMOVE);
+        return op < header->OpsLen && (ops[op].Flags & Interop.Libc.IO_URING_OP_SUPPORTED) != 0;
     }
 
     private void MapRings(in IoUringParams p)
@@ -563,6 +686,9 @@ public sealed unsafe class IoUringPoller : BasePoller
     private void Release()
     {
         _waker?.Dispose();
+        NativeMemory.Free(_sendArena); // after the ring's close below no request can read it; none is out between waits (MSG_DONTWAIT)
+        _sendArena = null;
+        SendWithWaitLimit = 0;
         NativeMemory.Free(_early);
         _early = null;
         _earlyCount = 0;

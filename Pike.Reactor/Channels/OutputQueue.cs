@@ -117,6 +117,59 @@ internal sealed class OutputQueue
         return SocketError.Success;
     }
 
+    /// <summary>The first queued segment's bytes (empty when nothing is queued).</summary>
+    public ReadOnlySpan<byte> Head => _count == 0 ? default : _segments[_head].Array.AsSpan(_segments[_head].Offset, _segments[_head].Length);
+
+    /// <summary>Whether everything queued is in the first segment.</summary>
+    public bool IsSingleSegment => _count == 1;
+
+    /// <summary><paramref name="count"/> bytes from the front went out by other means (a poller's send request holds a copy).</summary>
+    public void Skip(int count)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(count, Bytes);
+        Consume(count);
+    }
+
+    /// <summary>
+    /// Puts <paramref name="data"/> in front of what is queued: the bytes of a send request that
+    /// the socket did not take, which come before anything written after the request was made.
+    /// </summary>
+    public void Prepend(ReadOnlySpan<byte> data)
+    {
+        if (data.IsEmpty)
+        {
+            return;
+        }
+
+        if (_count > 0)
+        {
+            ref Segment first = ref _segments[_head];
+            if (first.Owner is null && first.Array is not null && first.Offset >= data.Length)
+            {
+                // Room before the first segment's bytes: the chunk they were skipped from.
+                first.Offset -= data.Length;
+                first.Length += data.Length;
+                data.CopyTo(first.Array.AsSpan(first.Offset));
+                Bytes += data.Length;
+                return;
+            }
+        }
+
+        byte[] chunk = ArrayPool<byte>.Shared.Rent(Math.Max(ChunkSize, data.Length));
+        data.CopyTo(chunk);
+        if (_count == _segments.Length)
+        {
+            Push(default);
+            _count--; // grown; the slot is taken below
+        }
+
+        _head = (_head - 1 + _segments.Length) % _segments.Length;
+        _segments[_head] = new Segment { Array = chunk, Offset = 0, Length = data.Length };
+        _count++;
+        Bytes += data.Length;
+    }
+
     /// <summary>Returns every chunk to the pool and disposes every handed-over buffer.</summary>
     public void Clear()
     {

@@ -127,7 +127,7 @@ public abstract partial class Transport
         }
         catch (Exception error) when (BasePoller.IsCloseError(error))
         {
-            if (error is System.IO.EndOfStreamException && _output is { IsEmpty: false })
+            if (error is System.IO.EndOfStreamException && HasUnsentOutput)
             {
                 // The peer only half-closed and may still be reading: flush first (DispatchWrite closes).
                 _lingerInputEnded = true;

@@ -2,6 +2,7 @@ using System;
 using System.Buffers;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using Pike.Reactor.Core;
 
 namespace Pike.Reactor;
 
@@ -19,9 +20,22 @@ public abstract partial class Transport
     private int _lowWatermark = DefaultLowWatermark;
     private bool _sendShutDown;      // ShutdownSend was called: no more writes
     private bool _shutdownAfterFlush; // ... and the queue was not empty then
+    private int _sendInFlight;       // bytes a send request of the poller holds, its completion not yet dispatched
+
+    /// <summary>Whether a send request of the poller holds bytes of this transport (its completion not dispatched yet).</summary>
+    internal bool HasSendRequest => _sendInFlight > 0;
+
+    /// <summary>
+    /// Whether something waits for this transport's send request to complete: a half-close or a
+    /// lingering close that follows its bytes, or <see cref="IsWritable"/> turning true again.
+    /// </summary>
+    internal bool AwaitsSendCompletion => _sendInFlight > 0 && (_shutdownAfterFlush || !IsWritable);
+
+    /// <summary>Whether bytes are queued or held by a send request of the poller.</summary>
+    internal bool HasUnsentOutput => _sendInFlight > 0 || _output is { IsEmpty: false };
 
     /// <summary>Bytes <see cref="Write(ReadOnlySpan{byte})"/> queued that the socket has not taken yet.</summary>
-    public long QueuedBytes => _output?.Bytes ?? 0;
+    public long QueuedBytes => (_output?.Bytes ?? 0) + _sendInFlight;
 
     /// <summary>
     /// False once <see cref="QueuedBytes"/> reached <see cref="HighWatermark"/>, true again once it
@@ -74,8 +88,17 @@ public abstract partial class Transport
             return;
         }
 
-        if (_output is null || _output.IsEmpty)
+        if (!HasUnsentOutput)
         {
+            if (data.Length <= Poller.SendWithWaitLimit && Poller.QueueSendRequest(this, data))
+            {
+                // docs/io_uring.md, "Sends with the wait": a send request holds a copy, and the
+                // poller's next wait carries it (its completion tells what went).
+                _sendInFlight = data.Length;
+                UpdateWritability();
+                return;
+            }
+
             int sent = SendNow(socket, data);
             NoteActivity();
             if (sent == data.Length)
@@ -87,7 +110,11 @@ public abstract partial class Transport
         }
 
         (_output ??= new OutputQueue()).Append(data);
-        RequestWrite();
+        if (_sendInFlight == 0)
+        {
+            RequestWrite(); // else the request's completion sends the rest
+        }
+
         UpdateWritability();
     }
 
@@ -113,7 +140,7 @@ public abstract partial class Transport
             ArgumentOutOfRangeException.ThrowIfGreaterThan(length, memory.Length);
             Socket socket = WritableSocket();
             int sent = 0;
-            if ((_output is null || _output.IsEmpty) && length > 0)
+            if (!HasUnsentOutput && length > 0)
             {
                 sent = SendNow(socket, memory.Span[..length]);
                 NoteActivity();
@@ -136,7 +163,11 @@ public abstract partial class Transport
                 _output.Append(rest.Span);
             }
 
-            RequestWrite();
+            if (_sendInFlight == 0)
+            {
+                RequestWrite();
+            }
+
             UpdateWritability();
         }
         finally
@@ -163,7 +194,7 @@ public abstract partial class Transport
         }
 
         _sendShutDown = true;
-        if (_output is null || _output.IsEmpty)
+        if (!HasUnsentOutput)
         {
             ShutdownSocketSend(socket);
         }
@@ -191,6 +222,13 @@ public abstract partial class Transport
     internal void DispatchWrite()
     {
         NoteActivity();
+        if (_sendInFlight > 0)
+        {
+            // A send request of the poller goes first: its completion sends what was queued behind it.
+            HandleWrite();
+            return;
+        }
+
         if (_output is { IsEmpty: false } output)
         {
             SocketError error = output.Flush(Socket!);
@@ -211,21 +249,8 @@ public abstract partial class Transport
                 return;
             }
 
-            if (_shutdownAfterFlush)
+            if (FinishFlushed())
             {
-                _shutdownAfterFlush = false;
-                ShutdownSocketSend(Socket!);
-            }
-
-            HandleDrained();
-            if (IsClosed)
-            {
-                return;
-            }
-
-            if (_lingerInputEnded)
-            {
-                Close(); // a lingering close whose peer had already ended its side: flushed, done
                 return;
             }
         }
@@ -233,8 +258,101 @@ public abstract partial class Transport
         HandleWrite();
     }
 
+    /// <summary>
+    /// The poller's send request completed: <paramref name="result"/> bytes went (or it failed
+    /// with the negated errno); <paramref name="unsent"/> are the bytes it held that did not go,
+    /// which return to the front of the queue.
+    /// </summary>
+    internal void CompleteSendRequest(int result, ReadOnlySpan<byte> unsent)
+    {
+        _sendInFlight = 0;
+        if (IsClosed)
+        {
+            return;
+        }
+
+        NoteActivity();
+        if (result < 0 && Interop.SocketErrors.FromErrno(-result) is var error && error != SocketError.WouldBlock)
+        {
+            RouteError(new SocketException((int)error)); // as a failed send call of the queue's flush would
+            return;
+        }
+
+        if (!unsent.IsEmpty)
+        {
+            (_output ??= new OutputQueue()).Prepend(unsent);
+        }
+
+        if (_output is { IsEmpty: false } output)
+        {
+            // Written while the request was out: another request with the next wait, or, when
+            // the socket was full or the bytes are more than a request carries, the queue's
+            // gathering sends once the socket can take more.
+            ReadOnlySpan<byte> head = output.Head;
+            if (unsent.IsEmpty && output.IsSingleSegment && head.Length <= Poller.SendWithWaitLimit && Poller.QueueSendRequest(this, head))
+            {
+                _sendInFlight = head.Length;
+                output.Skip(head.Length);
+            }
+            else
+            {
+                RequestWrite();
+            }
+
+            UpdateWritability();
+            return;
+        }
+
+        // Everything went, as a send call that took it all: no HandleDrained (the bytes never
+        // waited for the socket), but what waited for them goes on.
+        UpdateWritability();
+        if (IsClosed)
+        {
+            return;
+        }
+
+        if (_shutdownAfterFlush)
+        {
+            _shutdownAfterFlush = false;
+            ShutdownSocketSend(Socket!);
+        }
+
+        if (_lingerInputEnded)
+        {
+            Close(); // a lingering close whose peer had already ended its side: flushed, done
+        }
+    }
+
+    /// <summary>
+    /// Everything queued went: a pending half-close goes on, <see cref="HandleDrained"/> runs, and
+    /// a lingering close whose peer had ended its side finishes. True when the transport closed.
+    /// </summary>
+    private bool FinishFlushed()
+    {
+        if (_shutdownAfterFlush)
+        {
+            _shutdownAfterFlush = false;
+            ShutdownSocketSend(Socket!);
+        }
+
+        HandleDrained();
+        if (IsClosed)
+        {
+            return true;
+        }
+
+        if (_lingerInputEnded)
+        {
+            Close(); // a lingering close whose peer had already ended its side: flushed, done
+            return true;
+        }
+
+        return false;
+    }
+
     private void ReleaseOutput()
     {
+        _sendInFlight = 0;
         _output?.Clear();
         IsWritable = true;
     }

@@ -134,6 +134,15 @@ public abstract partial class Transport : IDisposable
             throw new InvalidOperationException($"Write has queued {_output.Bytes} bytes the socket has not taken yet; a Send now would put its bytes before them. Use Write (or wait for HandleDrained).");
         }
 
+        if (_sendInFlight > 0)
+        {
+            // A Write's bytes are in a send request of the poller (docs/io_uring.md, "Sends with
+            // the wait"), their fate known at its completion: nothing can go before it, as when
+            // the socket is full.
+            RequestWrite();
+            return 0;
+        }
+
         if (data.IsEmpty)
         {
             return 0;
@@ -233,6 +242,12 @@ public abstract partial class Transport : IDisposable
         }
 
         Poller.ThrowIfForeignThread();
+        if (HasSendRequest)
+        {
+            // Its bytes go before the end of the stream, and not to a socket that gets the number next.
+            Poller.SubmitSendsBeforeClose();
+        }
+
         IsClosed = true;
         try
         {

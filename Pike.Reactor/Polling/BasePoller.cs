@@ -280,8 +280,15 @@ public abstract class BasePoller : IDisposable
         }
         finally
         {
-            Interlocked.Exchange(ref _stopRequested, 0);
-            Volatile.Write(ref _ownerThread, 0);
+            try
+            {
+                SubmitSends();
+            }
+            finally
+            {
+                Interlocked.Exchange(ref _stopRequested, 0);
+                Volatile.Write(ref _ownerThread, 0);
+            }
         }
     }
 
@@ -708,6 +715,81 @@ public abstract class BasePoller : IDisposable
         return true;
     }
 
+    /// <summary>
+    /// The largest <see cref="Transport.Write(ReadOnlySpan{byte})"/> that this poller carries with
+    /// its next wait instead of a send call (0, the default: every write is sent at once). A
+    /// backend that sets it implements <see cref="QueueSend"/>, <see cref="SubmitSends"/> and
+    /// reports each request through <see cref="ProcessSendCompletion"/>. Only writes made inside
+    /// an iteration of <see cref="Loop"/> or <see cref="Poll"/> on its thread (by a handler, a
+    /// posted action or a timer) into an empty queue go this way (docs/io_uring.md, "Sends with the wait").
+    /// </summary>
+    protected internal int SendWithWaitLimit { get; protected set; }
+
+    /// <summary>
+    /// Copies <paramref name="data"/> (at most <see cref="SendWithWaitLimit"/> bytes) into a send
+    /// request on socket <paramref name="handle"/>, tagged with <paramref name="key"/>, that the
+    /// next wait submits at the latest; the request must not wait for the socket (its
+    /// completion reports what went, or EAGAIN). Returns false when the backend has no room; the
+    /// core then sends with a send call. The default has no room.
+    /// </summary>
+    protected virtual bool QueueSend(nint key, nint handle, ReadOnlySpan<byte> data) => false;
+
+    /// <summary>
+    /// Submit the send requests queued since the last wait, now: the loop is returning (nothing
+    /// may wait for an iteration that does not come), or a transport with a request out is
+    /// closing its socket (the request names the descriptor, whose number a new socket may get
+    /// next). The default does nothing.
+    /// </summary>
+    protected virtual void SubmitSends()
+    {
+    }
+
+    /// <summary>
+    /// A send request of <see cref="QueueSend"/> completed: <paramref name="result"/> is the bytes
+    /// sent or a negated errno, <paramref name="unsent"/> the bytes of the request that did not go
+    /// (they return to the front of the transport's queue). Dropped when no channel holds
+    /// <paramref name="key"/> any more.
+    /// </summary>
+    protected void ProcessSendCompletion(nint key, int result, ReadOnlySpan<byte> unsent)
+    {
+        if (_channels.Find(key) is not { } channel)
+        {
+            return;
+        }
+
+        try
+        {
+            channel.CompleteSendRequest(result, unsent);
+        }
+        catch (Exception error)
+        {
+            RouteError(channel, error);
+        }
+    }
+
+    /// <summary>
+    /// Whether the channel under <paramref name="key"/> waits for its send request's completion to
+    /// go on (a half-close or a lingering close behind the bytes, or its writability): a backend
+    /// whose wait would otherwise sleep past that completion (until another event) makes it
+    /// return with it. False when no channel holds the key.
+    /// </summary>
+    protected bool IsSendCompletionAwaited(nint key) => _channels.Find(key) is { AwaitsSendCompletion: true };
+
+    /// <summary>For <see cref="Transport"/>: it closes its socket while a send request of it may still be in the submission ring.</summary>
+    internal void SubmitSendsBeforeClose() => SubmitSends();
+
+    /// <summary>For <see cref="Transport"/>: a send request for <paramref name="data"/> with the next wait, when one can go now; false otherwise.</summary>
+    internal bool QueueSendRequest(Transport transport, ReadOnlySpan<byte> data)
+    {
+        if (SendWithWaitLimit == 0 || !_inIteration || !IsOwnerThread || !transport.IsRegistered)
+        {
+            return false;
+        }
+
+        ref ChannelTable.Slot slot = ref _channels.Get(transport.RegistrationKey);
+        return !slot.Connecting && QueueSend(transport.RegistrationKey, slot.Handle, data); // a connecting socket's bytes wait in the queue
+    }
+
     /// <summary>Calls the HandleError of the channel registered under <paramref name="key"/>; a backend uses it for a registration change the kernel refused late.</summary>
     protected void ReportChannelError(nint key, Exception error)
     {
@@ -996,6 +1078,7 @@ public abstract class BasePoller : IDisposable
         try
         {
             _batch++;
+
             long now = Stopwatch.GetTimestamp();
             long waitUntil = Math.Min(until, _timers.NextDue());
 
@@ -1030,7 +1113,15 @@ public abstract class BasePoller : IDisposable
             _inIteration = false;
             if (owns)
             {
-                Volatile.Write(ref _ownerThread, 0);
+                // A Poll called on its own: its writes must not wait for a next iteration.
+                try
+                {
+                    SubmitSends();
+                }
+                finally
+                {
+                    Volatile.Write(ref _ownerThread, 0);
+                }
             }
         }
     }

@@ -7,30 +7,33 @@ namespace Pike.Reactor.RespServer.Server;
 
 /// <summary>
 /// One client on the reactor: one read per readiness into its <see cref="ClientInput"/>, every
-/// complete request run, and all the replies of that read written in one send (Redis's
-/// write-before-sleep). When the socket would block, the rest waits for
-/// <see cref="HandleWrite"/> while reading goes on; a client whose unsent output passes the
-/// server's limit is dropped (Redis's client-output-buffer-limit).
+/// complete request run, and all the replies of that read handed to one
+/// <see cref="Transport.Write(ReadOnlySpan{byte})"/> (Redis's write-before-sleep): sent at once
+/// on epoll, carried by the next wait on io_uring. What the socket does not take waits in the
+/// transport's queue while reading goes on; a client whose unsent output passes the server's
+/// limit is dropped (Redis's client-output-buffer-limit).
 /// </summary>
 internal sealed class RespConnection : Transport
 {
     /// <summary>
     /// Unsent output at which a client gets no more turns (and is not read) until the socket
-    /// took it below <see cref="OutputResumeBytes"/>: a client that does not read its replies
+    /// took it down to <see cref="OutputResumeBytes"/> (the transport's watermarks): a client that does not read its replies
     /// holds what its last turn made (at most a turn's replies, see
     /// <see cref="ClientInput.MaxReplyBytesPerTurn"/>), not the output limit, and costs the loop
     /// nothing meanwhile (docs/resp-server.md, "Clients that do not read").
     /// </summary>
     public const int OutputPauseBytes = 256 * 1024;
 
-    /// <summary>Unsent output below which a paused client's pipeline goes on.</summary>
+    /// <summary>Unsent output at or below which a paused client's pipeline goes on.</summary>
     public const int OutputResumeBytes = OutputPauseBytes / 4;
+
+    /// <summary>How long a connection that QUIT (or sent a protocol error) waits, its reply sent, for the client to close its end.</summary>
+    public static readonly TimeSpan CloseAfterReplyTimeout = TimeSpan.FromSeconds(2);
 
     private readonly RespServerHost _server;
     private readonly ClientInput _input;
     private readonly ReplyBuffer _reply;
     private readonly ClientSession _session;
-    private bool _writeBlocked;
     private bool _closeAfterReply;
     private bool _counted;
     private bool _yielded;
@@ -46,6 +49,9 @@ internal sealed class RespConnection : Transport
         _session = new ClientSession(id);
         _counted = true;
         _resume = Resume;
+        HighWatermark = OutputPauseBytes;
+        LowWatermark = OutputResumeBytes;
+        Closed += static (transport, _) => ((RespConnection)transport).Release();
         server.Stats.ConnectedClients++;
     }
 
@@ -60,7 +66,7 @@ internal sealed class RespConnection : Transport
         if (space.IsEmpty)
         {
             _server.Log($"client {_session.Id}: closed, request over {ClientInput.MaxQueryBytes} bytes");
-            Shutdown();
+            Close();
             return;
         }
 
@@ -88,7 +94,9 @@ internal sealed class RespConnection : Transport
     private void RunTurn()
     {
         _reply.Lend();
-        switch (_input.ProcessAvailable(_server.Processor, _reply, _session, _server.MaxOutputBytes))
+        // The limit counts what the transport still holds from earlier turns.
+        int outputRoom = (int)Math.Max(1, _server.MaxOutputBytes - QueuedBytes);
+        switch (_input.ProcessAvailable(_server.Processor, _reply, _session, outputRoom))
         {
             case BatchResult.Continue:
                 if (ReadingPaused)
@@ -113,7 +121,7 @@ internal sealed class RespConnection : Transport
                 break;
             case BatchResult.Drop:
                 _server.Log($"client {_session.Id}: dropped, {_input.DropReason}");
-                Shutdown();
+                Close();
                 return;
             case BatchResult.CloseAfterReply:
                 _closeAfterReply = true;
@@ -122,9 +130,9 @@ internal sealed class RespConnection : Transport
         }
 
         Flush();
-        if (!IsClosed && !_closeAfterReply && _reply.PendingCount >= OutputPauseBytes)
+        if (!IsClosed && !_closeAfterReply && !IsWritable)
         {
-            // Back-pressure: no more work for this client until its replies drain (HandleWrite).
+            // Back-pressure: no more work for this client until its replies drain (HandleWritabilityChanged).
             _outputPaused = true;
             if (!ReadingPaused)
             {
@@ -135,11 +143,9 @@ internal sealed class RespConnection : Transport
         LargeMemory.CollectIfDue();
     }
 
-    protected override void HandleWrite()
+    protected override void HandleWritabilityChanged()
     {
-        _writeBlocked = false;
-        Flush();
-        if (_outputPaused && !IsClosed && _reply.PendingCount < OutputResumeBytes)
+        if (IsWritable && _outputPaused && !IsClosed && !_closeAfterReply)
         {
             _outputPaused = false;
             if (_input.HasInput)
@@ -156,35 +162,35 @@ internal sealed class RespConnection : Transport
     /// <summary>Whether the client waits for its replies to drain before it gets another turn (for the tests).</summary>
     internal bool OutputPaused => _outputPaused;
 
-    protected override void HandleClose() => Shutdown();
-
     protected override void HandleError(Exception error)
     {
         // One client's failure is its own: the server goes on serving the others.
         ArgumentNullException.ThrowIfNull(error);
         _server.Log($"client {_session.Id}: {error.GetType().Name}: {error.Message}");
-        Shutdown();
+        Close();
     }
 
     private void Flush()
     {
-        if (!_writeBlocked && _reply.PendingCount > 0)
+        if (_reply.PendingCount > 0)
         {
-            int sent = Send(_reply.Pending);
-            _reply.Consume(sent);
-
-            // Send has asked for HandleWrite when it could not take everything.
-            _writeBlocked = _reply.PendingCount > 0;
+            Write(_reply.Pending); // what the socket does not take now is queued by the transport
+            _reply.Consume(_reply.PendingCount);
         }
 
         _reply.Return();
-        if (_closeAfterReply && _reply.PendingCount == 0)
+        if (_closeAfterReply && !IsClosing)
         {
-            Shutdown();
+            // QUIT's or a protocol error's reply goes first, then the end of the stream; what the
+            // client still sends is read and dropped (a close with unread input would reset the
+            // connection and could cost it the reply), and the connection closes when the
+            // client closes its end, or after CloseAfterReplyTimeout.
+            CloseAfterFlush(CloseAfterReplyTimeout);
         }
     }
 
-    private void Shutdown()
+    // Every close, whoever made it (this class, a lingering close's end, the poller's dispose).
+    private void Release()
     {
         if (_counted)
         {
@@ -194,7 +200,6 @@ internal sealed class RespConnection : Transport
 
         _reply.Clear();
         _input.Release();
-        Close();
         LargeMemory.CollectIfDue();
     }
 }
