@@ -1,4 +1,5 @@
 using System;
+using System.Diagnostics;
 using System.IO;
 using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
@@ -36,15 +37,26 @@ public sealed unsafe class IoUringPoller : BasePoller
 
     // A send request's user_data: the control tag over a key no channel can hold (the highest
     // generation with an index of 2^31 or more; the wake-up poll's -1 is the one above them all),
-    // with the request's number in the arena's list in the low bits.
+    // with the arena half in bit 30 and the request's number in that half below it. A completion
+    // reported early (SubmitSends at the loop's return) has its user_data overwritten with
+    // SettledSendData, which DispatchEvents skips.
     private const ulong SendTag = 0xFFFF_FFFF_8000_0000UL;
     private const ulong SendNumberBits = 0x7FFF_FFFFUL;
+    private const int SendHalfShift = 30;
+    private const ulong SettledSendData = SendTag | 0x7FFF_FFFEUL;
 
     /// <summary>The largest write a send request carries (docs/io_uring.md, "Sends with the wait").</summary>
     public const int MaxSendWithWait = 16 * 1024;
 
-    /// <summary>What the send requests of one iteration may hold between them; a write that finds no room is sent at once.</summary>
-    private const int SendArenaBytes = 256 * 1024;
+    /// <summary>
+    /// What the send requests of one iteration may hold between them (one half of the arena); a
+    /// write that finds no room is sent at once. The requests a wait submits complete in it, and
+    /// their completions are dispatched while the handlers fill the other half.
+    /// </summary>
+    private const int SendHalfBytes = 128 * 1024;
+
+    /// <summary>A wait that carries send requests and asks for their completions on top of an event waits at most this long (ms) before it returns with them.</summary>
+    private const int SendCompletionWaitMilliseconds = 1;
     private static readonly ulong WakeData = unchecked((ulong)WakeKey);
 
     // The backend's value in the channel's slot: the interest (IoEvents bits), whether a poll
@@ -111,11 +123,9 @@ public sealed unsafe class IoUringPoller : BasePoller
     private int _earlyMoved;                    // early entries already moved into the ring (a move cut short resumes there)
     private int _earlyCapacity;
     private bool _nextIsEarly;                  // NextSqe handed out an early entry: Publish counts it there
-    private byte* _sendArena;                   // copies of the bytes the send requests of this iteration carry
-    private int _sendArenaUsed;
-    private SendRequest[] _sends = new SendRequest[64];
-    private int _sendCount;                     // send requests queued since the arena was last empty
-    private int _sendsOutstanding;              // of those, the ones whose completion was not dispatched yet
+    private byte* _sendArena;                   // two halves: copies of the bytes the send requests carry
+    private int _sendHalf;                      // the half new requests go into
+    private readonly SendHalf[] _halves = [new(), new()];
 
     /// <summary>Creates the ring, maps it, and arms the wake-up eventfd's poll.</summary>
     /// <param name="submissionEntries">Submission ring entries (a power of two at most 32768 is used; the completion ring is 16 times larger, at least 4096).</param>
@@ -141,7 +151,7 @@ public sealed unsafe class IoUringPoller : BasePoller
             ArmWake();
             if (SupportsOperation(Interop.Libc.IORING_OP_SEND))
             {
-                _sendArena = (byte*)NativeMemory.Alloc(SendArenaBytes);
+                _sendArena = (byte*)NativeMemory.Alloc(2 * SendHalfBytes);
                 SendWithWaitLimit = MaxSendWithWait;
             }
         }
@@ -263,7 +273,23 @@ public sealed unsafe class IoUringPoller : BasePoller
         // completions would end it at once and cost a second call to wait. Unless a channel waits
         // for its request's completion (a half-close behind the bytes, its writability): then the
         // wait returns with the completions, so that it does not wait for another event.
-        uint sends = timeoutMilliseconds != 0 && ready == 0 && _sendsOutstanding > 0 && !AnySendAwaited() ? (uint)_sendsOutstanding : 0u;
+        int outstanding = _halves[0].Outstanding + _halves[1].Outstanding;
+        uint sends = timeoutMilliseconds != 0 && ready == 0 && outstanding > 0 && !AnySendAwaited() ? (uint)outstanding : 0u;
+        if (sends != 0 && (timeoutMilliseconds < 0 || timeoutMilliseconds > SendCompletionWaitMilliseconds))
+        {
+            // A request that came back short (a full socket) or failed needs its completion
+            // dispatched before its channel can go on, and nothing says so before the wait: the
+            // wait that sleeps past the completions is bounded, so such a channel waits 1 ms at most.
+            timeoutMilliseconds = SendCompletionWaitMilliseconds;
+        }
+
+        if (_halves[_sendHalf].Count > 0 && _halves[1 - _sendHalf].Outstanding == 0)
+        {
+            // The requests this wait submits complete in their half; handlers fill the other one.
+            _sendHalf = 1 - _sendHalf;
+            _halves[_sendHalf].Used = 0;
+            _halves[_sendHalf].Count = 0;
+        }
         KernelTimespec ts;
         IoUringGeteventsArg arg = default;
         void* argp = null;
@@ -357,7 +383,11 @@ public sealed unsafe class IoUringPoller : BasePoller
 
             if ((data & ~SendNumberBits) == SendTag)
             {
-                SendCompleted((int)(data & SendNumberBits), res);
+                if (data != SettledSendData)
+                {
+                    SendCompleted((int)((data & SendNumberBits) >> SendHalfShift), (int)(data & ((1UL << SendHalfShift) - 1)), res);
+                }
+
                 continue;
             }
 
@@ -432,90 +462,125 @@ public sealed unsafe class IoUringPoller : BasePoller
     }
 
     /// <inheritdoc/>
-    protected override bool QueueSend(nint key, nint handle, ReadOnlySpan<byte> data)
+    protected override bool QueueSend(int token, nint handle, ReadOnlySpan<byte> data)
     {
-        if (_sendArena == null || data.Length > SendArenaBytes - _sendArenaUsed || !CanEnter)
+        SendHalf half = _halves[_sendHalf];
+        if (_sendArena == null || data.Length > SendHalfBytes - half.Used || !CanEnter)
         {
             return false; // no room this iteration (or a batching ring not bound yet): the core sends at once
         }
 
-        if (_sendCount == _sends.Length)
-        {
-            Array.Resize(ref _sends, _sends.Length * 2);
-        }
-
-        byte* copy = _sendArena + _sendArenaUsed;
+        IoUringSqe* sqe = NextSqe(); // first: it may throw (a ring that stays full), before anything is counted
+        byte* copy = _sendArena + (_sendHalf * SendHalfBytes) + half.Used;
         data.CopyTo(new Span<byte>(copy, data.Length));
-        int number = _sendCount++;
-        _sends[number] = new SendRequest(key, _sendArenaUsed, data.Length);
-        _sendArenaUsed += data.Length;
-        _sendsOutstanding++;
-
-        IoUringSqe* sqe = NextSqe();
+        int number = half.Add(token, half.Used, data.Length);
+        half.Used += data.Length;
         sqe->Opcode = Interop.Libc.IORING_OP_SEND;
         sqe->Fd = (int)handle;
         sqe->Addr = (ulong)copy;
         sqe->Len = (uint)data.Length;
         sqe->MsgFlags = Interop.Libc.MSG_DONTWAIT | Interop.Libc.MSG_NOSIGNAL;
-        sqe->UserData = SendTag | (ulong)number;
+        sqe->UserData = SendTag | ((ulong)(uint)_sendHalf << SendHalfShift) | (uint)number;
+        Debug.Assert(sqe->UserData != WakeData && sqe->UserData != SettledSendData, "send numbers stay below 2^30 - 2");
         Publish();
         return true;
     }
 
     /// <inheritdoc/>
-    protected override void SubmitSends()
+    protected override void SubmitSends(bool settle)
     {
-        if (_sendsOutstanding > 0 && _ringFd >= 0 && PendingSubmissions > 0 && CanEnter)
+        if (_ringFd < 0 || _halves[0].Outstanding + _halves[1].Outstanding == 0 || !CanEnter)
         {
-            SubmitPending(runCompletions: true);
+            return;
+        }
+
+        SubmitPending(runCompletions: true); // the requests complete as they are submitted (MSG_DONTWAIT)
+        if (!settle)
+        {
+            return;
+        }
+
+        // The loop returns: report every request's completion now (bytes that did not go return
+        // to their queue, failures to their handlers), and mark it so that the next dispatch skips it.
+        for (uint head = *_cqHead; head != Volatile.Read(ref *_cqTail); head++)
+        {
+            IoUringCqe* cqe = _cqes + (head & _cqMask);
+            ulong data = cqe->UserData;
+            if ((data & ~SendNumberBits) == SendTag && data != SettledSendData && data != WakeData)
+            {
+                cqe->UserData = SettledSendData;
+                SendCompleted((int)((data & SendNumberBits) >> SendHalfShift), (int)(data & ((1UL << SendHalfShift) - 1)), cqe->Res);
+            }
         }
     }
 
     /// <inheritdoc/>
     protected override void SignalWake() => _waker!.Signal();
 
-    /// <summary>Whether the channel of a send request not completed yet waits for its completion.</summary>
+    /// <summary>Whether the transport of a send request not completed yet waits for its completion.</summary>
     private bool AnySendAwaited()
     {
-        for (int i = 0; i < _sendCount; i++)
+        foreach (SendHalf half in _halves)
         {
-            if (!_sends[i].Completed && IsSendCompletionAwaited(_sends[i].Key))
+            for (int i = 0; i < half.Count; i++)
             {
-                return true;
+                if (!half.Requests[i].Completed && IsSendCompletionAwaited(half.Requests[i].Token))
+                {
+                    return true;
+                }
             }
         }
 
         return false;
     }
 
-    /// <summary>A send request completed: its channel learns what went, and gets back what did not.</summary>
-    private void SendCompleted(int number, int res)
+    /// <summary>A send request completed: its transport learns what went, and gets back what did not.</summary>
+    private void SendCompleted(int halfIndex, int number, int res)
     {
-        SendRequest request = _sends[number];
-        _sends[number].Completed = true;
+        SendHalf half = _halves[halfIndex];
+        ref SendRequest request = ref half.Requests[number];
+        request.Completed = true;
         try
         {
             int sent = res > 0 ? Math.Min(res, request.Length) : 0;
             int unsent = res >= 0 || res == -Interop.Libc.EAGAIN ? request.Length - sent : 0;
-            ProcessSendCompletion(request.Key, res, new ReadOnlySpan<byte>(_sendArena + request.Offset + sent, unsent));
+            byte* bytes = _sendArena + (halfIndex * SendHalfBytes) + request.Offset;
+            ProcessSendCompletion(request.Token, res, new ReadOnlySpan<byte>(bytes + sent, unsent));
         }
         finally
         {
-            if (--_sendsOutstanding == 0)
-            {
-                _sendCount = 0;
-                _sendArenaUsed = 0; // every request of the arena has completed: its room is free again
-            }
+            half.Outstanding--;
         }
     }
 
-    /// <summary>A send request: the channel it is for, where its bytes sit in the arena, and whether its completion was dispatched.</summary>
-    private struct SendRequest(nint key, int offset, int length)
+    /// <summary>A send request: its token, where its bytes sit in its half of the arena, and whether its completion was reported.</summary>
+    private struct SendRequest
     {
-        public readonly nint Key = key;
-        public readonly int Offset = offset;
-        public readonly int Length = length;
+        public int Token;
+        public int Offset;
+        public int Length;
         public bool Completed;
+    }
+
+    /// <summary>One half of the send arena: its requests and the room they take.</summary>
+    private sealed class SendHalf
+    {
+        public SendRequest[] Requests = new SendRequest[64];
+        public int Count;        // requests queued since the half was last emptied
+        public int Used;         // arena bytes they take
+        public int Outstanding;  // of them, the ones whose completion was not reported yet
+
+        public int Add(int token, int offset, int length)
+        {
+            if (Count == Requests.Length)
+            {
+                Array.Resize(ref Requests, Requests.Length * 2); // only when one iteration queues more than any before
+            }
+
+            Requests[Count] = new SendRequest { Token = token, Offset = offset, Length = length };
+            Outstanding++;
+            return Count++;
+        }
     }
 
     /// <inheritdoc/>
@@ -686,8 +751,6 @@ public sealed unsafe class IoUringPoller : BasePoller
     private void Release()
     {
         _waker?.Dispose();
-        NativeMemory.Free(_sendArena); // after the ring's close below no request can read it; none is out between waits (MSG_DONTWAIT)
-        _sendArena = null;
         SendWithWaitLimit = 0;
         NativeMemory.Free(_early);
         _early = null;
@@ -717,6 +780,9 @@ public sealed unsafe class IoUringPoller : BasePoller
             Interop.Libc.close(_ringFd);
             _ringFd = -1;
         }
+
+        NativeMemory.Free(_sendArena); // the ring is closed: no request can read it any more
+        _sendArena = null;
     }
 
     private void ArmWake()

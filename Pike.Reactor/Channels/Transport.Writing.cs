@@ -26,10 +26,10 @@ public abstract partial class Transport
     internal bool HasSendRequest => _sendInFlight > 0;
 
     /// <summary>
-    /// Whether something waits for this transport's send request to complete: a half-close or a
-    /// lingering close that follows its bytes, or <see cref="IsWritable"/> turning true again.
+    /// Whether something waits for this transport's send request to complete: bytes written behind
+    /// it, a half-close or a lingering close that follows them, or <see cref="IsWritable"/> turning true again.
     /// </summary>
-    internal bool AwaitsSendCompletion => _sendInFlight > 0 && (_shutdownAfterFlush || !IsWritable);
+    internal bool AwaitsSendCompletion => _sendInFlight > 0 && (_shutdownAfterFlush || !IsWritable || _output is { IsEmpty: false });
 
     /// <summary>Whether bytes are queued or held by a send request of the poller.</summary>
     internal bool HasUnsentOutput => _sendInFlight > 0 || _output is { IsEmpty: false };
@@ -90,7 +90,7 @@ public abstract partial class Transport
 
         if (!HasUnsentOutput)
         {
-            if (data.Length <= Poller.SendWithWaitLimit && Poller.QueueSendRequest(this, data))
+            if (data.Length <= Poller.SendWithWaitLimit && data.Length < _highWatermark && Poller.QueueSendRequest(this, data))
             {
                 // docs/io_uring.md, "Sends with the wait": a send request holds a copy, and the
                 // poller's next wait carries it (its completion tells what went).
@@ -243,6 +243,11 @@ public abstract partial class Transport
                 return; // HandleWritabilityChanged closed it
             }
 
+            if (_sendInFlight > 0)
+            {
+                return; // HandleWritabilityChanged wrote again, into a send request: its completion goes on from here
+            }
+
             if (!output.IsEmpty)
             {
                 RequestWrite();
@@ -274,8 +279,7 @@ public abstract partial class Transport
         NoteActivity();
         if (result < 0 && Interop.SocketErrors.FromErrno(-result) is var error && error != SocketError.WouldBlock)
         {
-            RouteError(new SocketException((int)error)); // as a failed send call of the queue's flush would
-            return;
+            throw new SocketException((int)error); // routed by the poller, as a failed send call of the queue's flush is
         }
 
         if (!unsent.IsEmpty)
@@ -306,9 +310,9 @@ public abstract partial class Transport
         // Everything went, as a send call that took it all: no HandleDrained (the bytes never
         // waited for the socket), but what waited for them goes on.
         UpdateWritability();
-        if (IsClosed)
+        if (IsClosed || HasUnsentOutput)
         {
-            return;
+            return; // HandleWritabilityChanged closed it, or wrote again: that write's completion or flush goes on
         }
 
         if (_shutdownAfterFlush)

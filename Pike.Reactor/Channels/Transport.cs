@@ -242,15 +242,15 @@ public abstract partial class Transport : IDisposable
         }
 
         Poller.ThrowIfForeignThread();
-        if (HasSendRequest)
-        {
-            // Its bytes go before the end of the stream, and not to a socket that gets the number next.
-            Poller.SubmitSendsBeforeClose();
-        }
-
         IsClosed = true;
         try
         {
+            if (HasSendRequest)
+            {
+                // Its bytes go before the end of the stream, and not to a socket that gets the number next.
+                Poller.SubmitSendsBeforeClose();
+            }
+
             if (IsRegistered)
             {
                 // Out of the kernel set before the descriptor closes: a closed descriptor can no

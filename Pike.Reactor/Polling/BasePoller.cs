@@ -67,6 +67,9 @@ public abstract class BasePoller : IDisposable
     private int _wakeRequested; // a Wake arrived since the last wait began
     private int _wakeSignaled;  // the wake-up was signaled and not yet drained
     private long _wakeSignals;
+    private Transport?[] _sendOwners = [];   // the transport of each send request out, by QueueSend's token
+    private int[] _freeSendTokens = [];      // tokens not in use: the first _freeSendTokenCount of them
+    private int _freeSendTokenCount;
 
     /// <summary>Creates the poller's channel table, timers and posted-action queue; a backend's constructor then creates its kernel object.</summary>
     protected BasePoller()
@@ -282,7 +285,7 @@ public abstract class BasePoller : IDisposable
         {
             try
             {
-                SubmitSends();
+                SubmitSends(settle: true);
             }
             finally
             {
@@ -718,7 +721,7 @@ public abstract class BasePoller : IDisposable
     /// <summary>
     /// The largest <see cref="Transport.Write(ReadOnlySpan{byte})"/> that this poller carries with
     /// its next wait instead of a send call (0, the default: every write is sent at once). A
-    /// backend that sets it implements <see cref="QueueSend"/>, <see cref="SubmitSends"/> and
+    /// backend that sets it implements <see cref="QueueSend"/> and <see cref="SubmitSends"/>, and
     /// reports each request through <see cref="ProcessSendCompletion"/>. Only writes made inside
     /// an iteration of <see cref="Loop"/> or <see cref="Poll"/> on its thread (by a handler, a
     /// posted action or a timer) into an empty queue go this way (docs/io_uring.md, "Sends with the wait").
@@ -727,32 +730,35 @@ public abstract class BasePoller : IDisposable
 
     /// <summary>
     /// Copies <paramref name="data"/> (at most <see cref="SendWithWaitLimit"/> bytes) into a send
-    /// request on socket <paramref name="handle"/>, tagged with <paramref name="key"/>, that the
-    /// next wait submits at the latest; the request must not wait for the socket (its
-    /// completion reports what went, or EAGAIN). Returns false when the backend has no room; the
-    /// core then sends with a send call. The default has no room.
+    /// request on socket <paramref name="handle"/> that the next wait submits at the latest; the
+    /// request must not wait for the socket (its completion reports what went, or EAGAIN), and
+    /// its completion goes to <see cref="ProcessSendCompletion"/> with <paramref name="token"/>.
+    /// Returns false when the backend has no room; the core then sends with a send call. The
+    /// default has no room.
     /// </summary>
-    protected virtual bool QueueSend(nint key, nint handle, ReadOnlySpan<byte> data) => false;
+    protected virtual bool QueueSend(int token, nint handle, ReadOnlySpan<byte> data) => false;
 
     /// <summary>
-    /// Submit the send requests queued since the last wait, now: the loop is returning (nothing
-    /// may wait for an iteration that does not come), or a transport with a request out is
-    /// closing its socket (the request names the descriptor, whose number a new socket may get
-    /// next). The default does nothing.
+    /// Submits the send requests queued since the last wait, now. <paramref name="settle"/> false:
+    /// a transport is closing its socket (a request names the descriptor, whose number a new
+    /// socket may get next). True: the loop is returning, and every request's completion is to be
+    /// reported now, so that nothing waits for an iteration that may not come. The default does nothing.
     /// </summary>
-    protected virtual void SubmitSends()
+    protected virtual void SubmitSends(bool settle)
     {
     }
 
     /// <summary>
     /// A send request of <see cref="QueueSend"/> completed: <paramref name="result"/> is the bytes
     /// sent or a negated errno, <paramref name="unsent"/> the bytes of the request that did not go
-    /// (they return to the front of the transport's queue). Dropped when no channel holds
-    /// <paramref name="key"/> any more.
+    /// (they return to the front of the transport's queue). Each token is reported once.
     /// </summary>
-    protected void ProcessSendCompletion(nint key, int result, ReadOnlySpan<byte> unsent)
+    protected void ProcessSendCompletion(int token, int result, ReadOnlySpan<byte> unsent)
     {
-        if (_channels.Find(key) is not { } channel)
+        Transport? channel = _sendOwners[token];
+        _sendOwners[token] = null;
+        _freeSendTokens[_freeSendTokenCount++] = token;
+        if (channel is null)
         {
             return;
         }
@@ -768,15 +774,14 @@ public abstract class BasePoller : IDisposable
     }
 
     /// <summary>
-    /// Whether the channel under <paramref name="key"/> waits for its send request's completion to
-    /// go on (a half-close or a lingering close behind the bytes, or its writability): a backend
-    /// whose wait would otherwise sleep past that completion (until another event) makes it
-    /// return with it. False when no channel holds the key.
+    /// Whether the transport of the send request <paramref name="token"/> waits for its completion
+    /// to go on (bytes queued behind it, a half-close or a lingering close, or its writability): a
+    /// backend whose wait would otherwise sleep past that completion makes it return with it.
     /// </summary>
-    protected bool IsSendCompletionAwaited(nint key) => _channels.Find(key) is { AwaitsSendCompletion: true };
+    protected bool IsSendCompletionAwaited(int token) => _sendOwners[token] is { AwaitsSendCompletion: true };
 
     /// <summary>For <see cref="Transport"/>: it closes its socket while a send request of it may still be in the submission ring.</summary>
-    internal void SubmitSendsBeforeClose() => SubmitSends();
+    internal void SubmitSendsBeforeClose() => SubmitSends(settle: false);
 
     /// <summary>For <see cref="Transport"/>: a send request for <paramref name="data"/> with the next wait, when one can go now; false otherwise.</summary>
     internal bool QueueSendRequest(Transport transport, ReadOnlySpan<byte> data)
@@ -787,7 +792,35 @@ public abstract class BasePoller : IDisposable
         }
 
         ref ChannelTable.Slot slot = ref _channels.Get(transport.RegistrationKey);
-        return !slot.Connecting && QueueSend(transport.RegistrationKey, slot.Handle, data); // a connecting socket's bytes wait in the queue
+        if (slot.Connecting)
+        {
+            return false; // a connecting socket's bytes wait in the queue
+        }
+
+        nint handle = slot.Handle;
+        if (_freeSendTokenCount == 0)
+        {
+            // More requests out than ever before: twice the tokens (64 at first).
+            int grown = Math.Max(64, _sendOwners.Length * 2);
+            Array.Resize(ref _freeSendTokens, grown); // room for every token to be free at once
+            for (int i = grown - 1; i >= _sendOwners.Length; i--)
+            {
+                _freeSendTokens[_freeSendTokenCount++] = i;
+            }
+
+            Array.Resize(ref _sendOwners, grown);
+        }
+
+        int token = _freeSendTokens[--_freeSendTokenCount];
+        _sendOwners[token] = transport;
+        if (QueueSend(token, handle, data))
+        {
+            return true;
+        }
+
+        _sendOwners[token] = null;
+        _freeSendTokens[_freeSendTokenCount++] = token;
+        return false;
     }
 
     /// <summary>Calls the HandleError of the channel registered under <paramref name="key"/>; a backend uses it for a registration change the kernel refused late.</summary>
@@ -1116,7 +1149,7 @@ public abstract class BasePoller : IDisposable
                 // A Poll called on its own: its writes must not wait for a next iteration.
                 try
                 {
-                    SubmitSends();
+                    SubmitSends(settle: true);
                 }
                 finally
                 {
