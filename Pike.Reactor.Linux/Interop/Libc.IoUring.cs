@@ -48,6 +48,17 @@ internal static partial class Interop
 
         internal const uint MSG_DONTWAIT = 0x40;
         internal const uint MSG_NOSIGNAL = 0x4000;
+        internal const uint MSG_WAITALL = 0x100;
+
+        internal const byte IOSQE_CQE_SKIP_SUCCESS = 1 << 6;
+        internal const uint IORING_FEAT_CQE_SKIP = 1u << 11; // Linux 5.17
+        internal const uint IORING_SQ_CQ_OVERFLOW = 1u << 1;
+
+        internal const int AF_UNIX = 1;
+        internal const int SOCK_STREAM = 1;
+        internal const int SOCK_CLOEXEC = 0x80000;
+        internal const int SOL_SOCKET = 1;
+        internal const int SO_SNDBUF = 7;
 
         internal const uint IORING_POLL_ADD_MULTI = 1u << 0;
         internal const uint IORING_POLL_UPDATE_EVENTS = 1u << 1;
@@ -72,6 +83,12 @@ internal static partial class Interop
 
         [LibraryImport(Libraries.Libc, SetLastError = true)]
         internal static unsafe partial int munmap(void* addr, nuint length);
+
+        [LibraryImport(Libraries.Libc, SetLastError = true)]
+        internal static unsafe partial int socketpair(int domain, int type, int protocol, int* sv);
+
+        [LibraryImport(Libraries.Libc, SetLastError = true)]
+        internal static unsafe partial int setsockopt(int fd, int level, int name, void* value, uint length);
 
         internal static unsafe int io_uring_setup(uint entries, IoUringParams* p) =>
             (int)syscall(SYS_io_uring_setup, (nint)entries, (nint)p, 0, 0, 0, 0);

@@ -37,26 +37,28 @@ public sealed unsafe class IoUringPoller : BasePoller
 
     // A send request's user_data: the control tag over a key no channel can hold (the highest
     // generation with an index of 2^31 or more; the wake-up poll's -1 is the one above them all),
-    // with the arena half in bit 30 and the request's number in that half below it. A completion
-    // reported early (SubmitSends at the loop's return) has its user_data overwritten with
-    // SettledSendData, which DispatchEvents skips.
+    // with the request's number below it. A completion reported before its turn in the dispatch
+    // (ReportSends) has its user_data overwritten with SettledSendData, which DispatchEvents skips.
     private const ulong SendTag = 0xFFFF_FFFF_8000_0000UL;
     private const ulong SendNumberBits = 0x7FFF_FFFFUL;
-    private const int SendHalfShift = 30;
     private const ulong SettledSendData = SendTag | 0x7FFF_FFFEUL;
+
+    // MSG_WAITALL makes a send that goes in part a failure, whose completion is posted (and says
+    // how much went) even under IOSQE_CQE_SKIP_SUCCESS; MSG_DONTWAIT keeps it from waiting for the socket.
+    private const uint SendMessageFlags = Interop.Libc.MSG_DONTWAIT | Interop.Libc.MSG_WAITALL | Interop.Libc.MSG_NOSIGNAL;
+    private const int NoCompletion = int.MinValue;
 
     /// <summary>The largest write a send request carries (docs/io_uring.md, "Sends with the wait").</summary>
     public const int MaxSendWithWait = 16 * 1024;
 
     /// <summary>
-    /// What the send requests of one iteration may hold between them (one half of the arena); a
-    /// write that finds no room is sent at once. The requests a wait submits complete in it, and
-    /// their completions are dispatched while the handlers fill the other half.
+    /// What the send requests not reported yet may hold between them; a write that finds no room
+    /// is sent at once. Every request completes in the enter that submits it, and the dispatch
+    /// that follows reports it, so the arena empties every iteration.
     /// </summary>
-    private const int SendHalfBytes = 128 * 1024;
+    private const int SendArenaBytes = 256 * 1024;
 
-    /// <summary>A wait that carries send requests and asks for their completions on top of an event waits at most this long (ms) before it returns with them.</summary>
-    private const int SendCompletionWaitMilliseconds = 1;
+    private static int s_sendCheck; // SendsCompleteAsSubmitted: 0 not checked yet, 1 yes, -1 no
     private static readonly ulong WakeData = unchecked((ulong)WakeKey);
 
     // The backend's value in the channel's slot: the interest (IoEvents bits), whether a poll
@@ -123,9 +125,14 @@ public sealed unsafe class IoUringPoller : BasePoller
     private int _earlyMoved;                    // early entries already moved into the ring (a move cut short resumes there)
     private int _earlyCapacity;
     private bool _nextIsEarly;                  // NextSqe handed out an early entry: Publish counts it there
-    private byte* _sendArena;                   // two halves: copies of the bytes the send requests carry
-    private int _sendHalf;                      // the half new requests go into
-    private readonly SendHalf[] _halves = [new(), new()];
+    private uint* _sqFlags;
+    private byte* _sendArena;                   // copies of the bytes the send requests carry
+    private int _sendUsed;                      // arena bytes the requests take
+    private SendRequest[] _sends = new SendRequest[64];
+    private int _sendCount;                     // requests since the arena was last emptied
+    private int _sendFirst;                     // the first of them that may not be reported yet
+    private int _sendOutstanding;               // of them, the ones not reported yet
+    private bool _reportingSends;
 
     /// <summary>Creates the ring, maps it, and arms the wake-up eventfd's poll.</summary>
     /// <param name="submissionEntries">Submission ring entries (a power of two at most 32768 is used; the completion ring is 16 times larger, at least 4096).</param>
@@ -147,13 +154,16 @@ public sealed unsafe class IoUringPoller : BasePoller
         try
         {
             MapRings(in p);
-            _waker = new EventFdWaker();
-            ArmWake();
-            if (SupportsOperation(Interop.Libc.IORING_OP_SEND))
+            if (SupportsOperation(Interop.Libc.IORING_OP_SEND)
+                && (p.Features & ~HiddenFeatures & Interop.Libc.IORING_FEAT_CQE_SKIP) != 0
+                && SendsCompleteAsSubmitted())
             {
-                _sendArena = (byte*)NativeMemory.Alloc(2 * SendHalfBytes);
+                _sendArena = (byte*)NativeMemory.Alloc(SendArenaBytes);
                 SendWithWaitLimit = MaxSendWithWait;
             }
+
+            _waker = new EventFdWaker();
+            ArmWake();
         }
         catch
         {
@@ -268,28 +278,14 @@ public sealed unsafe class IoUringPoller : BasePoller
         uint flags = Interop.Libc.IORING_ENTER_GETEVENTS;
         uint minComplete = timeoutMilliseconds == 0 ? 0u : 1u;
 
-        // The send requests complete as this call submits them (MSG_DONTWAIT: they never wait for
-        // the socket); a wait for events asks for that many completions more, or their own
-        // completions would end it at once and cost a second call to wait. Unless a channel waits
-        // for its request's completion (a half-close behind the bytes, its writability): then the
-        // wait returns with the completions, so that it does not wait for another event.
-        int outstanding = _halves[0].Outstanding + _halves[1].Outstanding;
-        uint sends = timeoutMilliseconds != 0 && ready == 0 && outstanding > 0 && !AnySendAwaited() ? (uint)outstanding : 0u;
-        if (sends != 0 && (timeoutMilliseconds < 0 || timeoutMilliseconds > SendCompletionWaitMilliseconds))
+        if (PrepareSends())
         {
-            // A request that came back short (a full socket) or failed needs its completion
-            // dispatched before its channel can go on, and nothing says so before the wait: the
-            // wait that sleeps past the completions is bounded, so such a channel waits 1 ms at most.
-            timeoutMilliseconds = SendCompletionWaitMilliseconds;
+            // A request the kernel took earlier (a submission during dispatch) is not reported
+            // yet: this wait does not sleep, and the dispatch that follows reports it.
+            timeoutMilliseconds = 0;
+            minComplete = 0;
         }
 
-        if (_halves[_sendHalf].Count > 0 && _halves[1 - _sendHalf].Outstanding == 0)
-        {
-            // The requests this wait submits complete in their half; handlers fill the other one.
-            _sendHalf = 1 - _sendHalf;
-            _halves[_sendHalf].Used = 0;
-            _halves[_sendHalf].Count = 0;
-        }
         KernelTimespec ts;
         IoUringGeteventsArg arg = default;
         void* argp = null;
@@ -319,7 +315,6 @@ public sealed unsafe class IoUringPoller : BasePoller
             argSize = (nuint)sizeof(IoUringGeteventsArg);
         }
 
-        minComplete += sends;
         _enters++;
         int result = Interop.Libc.io_uring_enter(_ringFd, toSubmit, minComplete, flags, argp, argSize);
         int errno = result < 0 ? Marshal.GetLastPInvokeError() : 0;
@@ -327,6 +322,13 @@ public sealed unsafe class IoUringPoller : BasePoller
         if (ready > 0)
         {
             return (int)ready;
+        }
+
+        if (timeoutMilliseconds != 0 && FirstSendTaken())
+        {
+            // Interrupted or timed out after submitting requests that went whole (they post
+            // nothing): the dispatch reports them rather than the core waiting again first.
+            return 0;
         }
 
         // Nothing came: a batching window of an endless wait ended empty (the kernel returns then;
@@ -353,6 +355,7 @@ public sealed unsafe class IoUringPoller : BasePoller
         // Wake batching counts the channels' completions only: a Post's wake-up or a cancel's
         // completion beside one client's request must not make the next wait hold for two.
         _lastCompletions = 0;
+        ReportSends(); // the requests the wait submitted: what went whole posted nothing
         for (int i = 0; i < count; i++)
         {
             uint head = *_cqHead;
@@ -385,7 +388,7 @@ public sealed unsafe class IoUringPoller : BasePoller
             {
                 if (data != SettledSendData)
                 {
-                    SendCompleted((int)((data & SendNumberBits) >> SendHalfShift), (int)(data & ((1UL << SendHalfShift) - 1)), res);
+                    SendCompletion((int)(data & SendNumberBits), res);
                 }
 
                 continue;
@@ -464,24 +467,25 @@ public sealed unsafe class IoUringPoller : BasePoller
     /// <inheritdoc/>
     protected override bool QueueSend(int token, nint handle, ReadOnlySpan<byte> data)
     {
-        SendHalf half = _halves[_sendHalf];
-        if (_sendArena == null || data.Length > SendHalfBytes - half.Used || !CanEnter)
+        if (_sendArena == null || data.Length > SendArenaBytes - _sendUsed || !CanEnter || _earlyCount != 0)
         {
             return false; // no room this iteration (or a batching ring not bound yet): the core sends at once
         }
 
-        IoUringSqe* sqe = NextSqe(); // first: it may throw (a ring that stays full), before anything is counted
-        byte* copy = _sendArena + (_sendHalf * SendHalfBytes) + half.Used;
+        IoUringSqe* sqe = NextSqe(); // first: it may submit a full ring or throw, before anything is counted
+        uint position = _sqTailLocal;
+        byte* copy = _sendArena + _sendUsed;
         data.CopyTo(new Span<byte>(copy, data.Length));
-        int number = half.Add(token, half.Used, data.Length);
-        half.Used += data.Length;
+        int number = AddSend(token, _sendUsed, data.Length, position);
+        _sendUsed += data.Length;
         sqe->Opcode = Interop.Libc.IORING_OP_SEND;
         sqe->Fd = (int)handle;
         sqe->Addr = (ulong)copy;
         sqe->Len = (uint)data.Length;
-        sqe->MsgFlags = Interop.Libc.MSG_DONTWAIT | Interop.Libc.MSG_NOSIGNAL;
-        sqe->UserData = SendTag | ((ulong)(uint)_sendHalf << SendHalfShift) | (uint)number;
-        Debug.Assert(sqe->UserData != WakeData && sqe->UserData != SettledSendData, "send numbers stay below 2^30 - 2");
+        sqe->MsgFlags = SendMessageFlags;
+        sqe->Flags = Interop.Libc.IOSQE_CQE_SKIP_SUCCESS; // a request that sends everything posts nothing (PrepareSends may clear this)
+        sqe->UserData = SendTag | (uint)number;
+        Debug.Assert(sqe->UserData != WakeData && sqe->UserData != SettledSendData, "send numbers stay below 2^31 - 2");
         Publish();
         return true;
     }
@@ -489,98 +493,267 @@ public sealed unsafe class IoUringPoller : BasePoller
     /// <inheritdoc/>
     protected override void SubmitSends(bool settle)
     {
-        if (_ringFd < 0 || _halves[0].Outstanding + _halves[1].Outstanding == 0 || !CanEnter)
+        if (_ringFd < 0 || _sendOutstanding == 0 || !CanEnter)
         {
             return;
         }
 
-        SubmitPending(runCompletions: true); // the requests complete as they are submitted (MSG_DONTWAIT)
-        if (!settle)
+        SubmitPending(runCompletions: true); // the requests complete as they are submitted
+        if (settle)
         {
-            return;
-        }
-
-        // The loop returns: report every request's completion now (bytes that did not go return
-        // to their queue, failures to their handlers), and mark it so that the next dispatch skips it.
-        for (uint head = *_cqHead; head != Volatile.Read(ref *_cqTail); head++)
-        {
-            IoUringCqe* cqe = _cqes + (head & _cqMask);
-            ulong data = cqe->UserData;
-            if ((data & ~SendNumberBits) == SendTag && data != SettledSendData && data != WakeData)
-            {
-                cqe->UserData = SettledSendData;
-                SendCompleted((int)((data & SendNumberBits) >> SendHalfShift), (int)(data & ((1UL << SendHalfShift) - 1)), cqe->Res);
-            }
+            ReportSends(); // the loop returns: nothing may wait for an iteration that may not come
         }
     }
 
     /// <inheritdoc/>
     protected override void SignalWake() => _waker!.Signal();
 
-    /// <summary>Whether the transport of a send request not completed yet waits for its completion.</summary>
-    private bool AnySendAwaited()
+    /// <summary>Whether the kernel took a send request (its entry lies behind the ring's head) that is not reported yet.</summary>
+    private bool Taken(uint position) => (int)(Volatile.Read(ref *_sqHead) - position) > 0;
+
+    /// <summary>Whether the first send request not reported yet was taken by the kernel.</summary>
+    private bool FirstSendTaken()
     {
-        foreach (SendHalf half in _halves)
+        for (int i = _sendFirst; i < _sendCount; i++)
         {
-            for (int i = 0; i < half.Count; i++)
+            if (!_sends[i].Reported)
             {
-                if (!half.Requests[i].Completed && IsSendCompletionAwaited(half.Requests[i].Token))
-                {
-                    return true;
-                }
+                return Taken(_sends[i].Position);
             }
         }
 
         return false;
     }
 
-    /// <summary>A send request completed: its transport learns what went, and gets back what did not.</summary>
-    private void SendCompleted(int halfIndex, int number, int res)
+    /// <summary>
+    /// Before an enter: a request not submitted yet whose transport waits for its completion (bytes
+    /// queued behind it, a half-close, its writability) posts its completion even when it sends
+    /// everything, so that the wait returns with it. True when a request the kernel took earlier
+    /// is not reported yet (the wait must not sleep).
+    /// </summary>
+    private bool PrepareSends()
     {
-        SendHalf half = _halves[halfIndex];
-        ref SendRequest request = ref half.Requests[number];
-        request.Completed = true;
+        if (_sendOutstanding == 0)
+        {
+            return false;
+        }
+
+        bool taken = false;
+        for (int i = _sendFirst; i < _sendCount; i++)
+        {
+            ref SendRequest request = ref _sends[i];
+            if (request.Reported)
+            {
+                continue;
+            }
+
+            if (Taken(request.Position))
+            {
+                taken = true;
+            }
+            else if (IsSendCompletionAwaited(request.Token))
+            {
+                _sqes[request.Position & _sqMask].Flags &= unchecked((byte)~Interop.Libc.IOSQE_CQE_SKIP_SUCCESS);
+            }
+        }
+
+        return taken;
+    }
+
+    /// <summary>
+    /// Reports every send request the kernel took: one with a completion in the ring gets its
+    /// result (bytes that did not go return to the queue, an error goes to the handler), one
+    /// without sent everything. Called as a dispatch starts and as the loop returns.
+    /// </summary>
+    private void ReportSends()
+    {
+        if (_sendOutstanding == 0 || _reportingSends)
+        {
+            return;
+        }
+
+        _reportingSends = true;
         try
         {
-            int sent = res > 0 ? Math.Min(res, request.Length) : 0;
-            int unsent = res >= 0 || res == -Interop.Libc.EAGAIN ? request.Length - sent : 0;
-            byte* bytes = _sendArena + (halfIndex * SendHalfBytes) + request.Offset;
-            ProcessSendCompletion(request.Token, res, new ReadOnlySpan<byte>(bytes + sent, unsent));
+            for (uint head = *_cqHead; head != Volatile.Read(ref *_cqTail); head++)
+            {
+                IoUringCqe* cqe = _cqes + (head & _cqMask);
+                ulong data = cqe->UserData;
+                if ((data & ~SendNumberBits) == SendTag && data != SettledSendData && data != WakeData)
+                {
+                    cqe->UserData = SettledSendData; // the dispatch skips it
+                    ref SendRequest request = ref _sends[(int)(data & SendNumberBits)];
+                    request.Result = cqe->Res;
+                    request.HasResult = true;
+                }
+            }
+
+            // A completion the ring had no room for waits in the kernel's overflow list (IORING_FEAT_NODROP):
+            // while there is one, a request without a completion is not known to have gone whole.
+            bool overflowed = (Volatile.Read(ref *_sqFlags) & Interop.Libc.IORING_SQ_CQ_OVERFLOW) != 0;
+            for (int i = _sendFirst; i < _sendCount; i++)
+            {
+                SendRequest request = _sends[i];
+                if (request.Reported)
+                {
+                    continue;
+                }
+
+                if (!Taken(request.Position))
+                {
+                    break; // the kernel takes entries in order: none after this one is taken either
+                }
+
+                if (request.HasResult || !overflowed)
+                {
+                    ReportSend(i, request.HasResult ? request.Result : request.Length);
+                }
+            }
+
+            while (_sendFirst < _sendCount && _sends[_sendFirst].Reported)
+            {
+                _sendFirst++;
+            }
+
+            if (_sendOutstanding == 0)
+            {
+                _sendCount = 0; // every request reported: the arena is free again
+                _sendFirst = 0;
+                _sendUsed = 0;
+            }
         }
         finally
         {
-            half.Outstanding--;
+            _reportingSends = false;
         }
     }
 
-    /// <summary>A send request: its token, where its bytes sit in its half of the arena, and whether its completion was reported.</summary>
+    /// <summary>A send request's completion met in the dispatch (a request taken after the dispatch began): reported at once.</summary>
+    private void SendCompletion(int number, int res)
+    {
+        if (number < _sendCount && !_sends[number].Reported)
+        {
+            ReportSend(number, res);
+        }
+    }
+
+    /// <summary>Tells request <paramref name="number"/>'s transport what went (<paramref name="res"/>: bytes or a negated errno) and gives back what did not.</summary>
+    private void ReportSend(int number, int res)
+    {
+        SendRequest request = _sends[number];
+        _sends[number].Reported = true; // first: the transport may queue another request meanwhile (the array may grow)
+        _sendOutstanding--;
+        int sent = res > 0 ? Math.Min(res, request.Length) : 0;
+        int unsent = res >= 0 || res == -Interop.Libc.EAGAIN ? request.Length - sent : 0;
+        ProcessSendCompletion(request.Token, res, new ReadOnlySpan<byte>(_sendArena + request.Offset + sent, unsent));
+    }
+
+    private int AddSend(int token, int offset, int length, uint position)
+    {
+        if (_sendCount == _sends.Length)
+        {
+            Array.Resize(ref _sends, _sends.Length * 2); // only when one iteration queues more than any before
+        }
+
+        _sends[_sendCount] = new SendRequest { Token = token, Offset = offset, Length = length, Position = position };
+        _sendOutstanding++;
+        return _sendCount++;
+    }
+
+    /// <summary>
+    /// Whether a send request behaves as the design needs (checked once per process, on a
+    /// socket pair): one that sends everything posts no completion, one cut short reports the
+    /// bytes that went, one that finds the socket full reports EAGAIN, each by the time the
+    /// enter that submits it returns. Runs on a new ring, before anything else is queued on it.
+    /// </summary>
+    private bool SendsCompleteAsSubmitted()
+    {
+        int known = Volatile.Read(ref s_sendCheck);
+        if (known == 0)
+        {
+            bool works;
+            if (_batchMicroseconds != 0)
+            {
+                using var plain = new IoUringPoller(8); // a batching ring cannot be entered before its loop runs
+                works = plain.SendWithWaitLimit != 0;
+            }
+            else
+            {
+                works = CheckSends();
+            }
+
+            known = works ? 1 : -1;
+            Volatile.Write(ref s_sendCheck, known);
+        }
+
+        return known > 0;
+    }
+
+    private bool CheckSends()
+    {
+        const int Large = 64 * 1024;
+        int* pair = stackalloc int[2];
+        if (Interop.Libc.socketpair(Interop.Libc.AF_UNIX, Interop.Libc.SOCK_STREAM | Interop.Libc.SOCK_CLOEXEC, 0, pair) != 0)
+        {
+            return false;
+        }
+
+        byte* bytes = (byte*)NativeMemory.AllocZeroed(Large);
+        try
+        {
+            int size = 4096;
+            Interop.Libc.setsockopt(pair[0], Interop.Libc.SOL_SOCKET, Interop.Libc.SO_SNDBUF, &size, sizeof(int));
+            return CheckSend(pair[0], bytes, 16) == NoCompletion
+                && CheckSend(pair[0], bytes, Large) is > 0 and < Large
+                && CheckSend(pair[0], bytes, 16) == -Interop.Libc.EAGAIN;
+        }
+        finally
+        {
+            NativeMemory.Free(bytes);
+            Interop.Libc.close(pair[0]);
+            Interop.Libc.close(pair[1]);
+        }
+    }
+
+    /// <summary>Submits one send request (without waiting) and returns its completion's result, <see cref="NoCompletion"/> when none was posted.</summary>
+    private int CheckSend(int fd, byte* bytes, int length)
+    {
+        IoUringSqe* sqe = NextSqe();
+        sqe->Opcode = Interop.Libc.IORING_OP_SEND;
+        sqe->Fd = fd;
+        sqe->Addr = (ulong)bytes;
+        sqe->Len = (uint)length;
+        sqe->MsgFlags = SendMessageFlags;
+        sqe->Flags = Interop.Libc.IOSQE_CQE_SKIP_SUCCESS;
+        sqe->UserData = SettledSendData;
+        Publish();
+        Submit(PendingSubmissions, runCompletions: false);
+        if (PendingSubmissions != 0)
+        {
+            return int.MaxValue; // not taken: the check fails
+        }
+
+        uint head = *_cqHead;
+        if (head == Volatile.Read(ref *_cqTail))
+        {
+            return NoCompletion;
+        }
+
+        int res = _cqes[head & _cqMask].Res;
+        Volatile.Write(ref *_cqHead, head + 1);
+        return res;
+    }
+
+    /// <summary>A send request: its token, where its bytes sit in the arena, where its entry sits in the ring, and its result once known.</summary>
     private struct SendRequest
     {
         public int Token;
         public int Offset;
         public int Length;
-        public bool Completed;
-    }
-
-    /// <summary>One half of the send arena: its requests and the room they take.</summary>
-    private sealed class SendHalf
-    {
-        public SendRequest[] Requests = new SendRequest[64];
-        public int Count;        // requests queued since the half was last emptied
-        public int Used;         // arena bytes they take
-        public int Outstanding;  // of them, the ones whose completion was not reported yet
-
-        public int Add(int token, int offset, int length)
-        {
-            if (Count == Requests.Length)
-            {
-                Array.Resize(ref Requests, Requests.Length * 2); // only when one iteration queues more than any before
-            }
-
-            Requests[Count] = new SendRequest { Token = token, Offset = offset, Length = length };
-            Outstanding++;
-            return Count++;
-        }
+        public uint Position;
+        public int Result;
+        public bool HasResult;
+        public bool Reported;
     }
 
     /// <inheritdoc/>
@@ -721,6 +894,7 @@ public sealed unsafe class IoUringPoller : BasePoller
 
         _sqHead = (uint*)(_sqRing + p.SqOff.Head);
         _sqTail = (uint*)(_sqRing + p.SqOff.Tail);
+        _sqFlags = (uint*)(_sqRing + p.SqOff.Flags);
         _sqMask = *(uint*)(_sqRing + p.SqOff.RingMask);
         _sqEntries = *(uint*)(_sqRing + p.SqOff.RingEntries);
         _sqTailLocal = *_sqTail;
@@ -1038,6 +1212,7 @@ public sealed unsafe class IoUringPoller : BasePoller
             return;
         }
 
+        PrepareSends(); // a request whose completion is awaited posts one even when it goes whole
         _enters++;
         while (Interop.Libc.io_uring_enter(_ringFd, toSubmit, 0, runCompletions ? Interop.Libc.IORING_ENTER_GETEVENTS : 0, null, 0) < 0
             && Marshal.GetLastPInvokeError() == Interop.Libc.EINTR)

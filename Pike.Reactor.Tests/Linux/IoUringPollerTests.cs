@@ -2,6 +2,7 @@ using System;
 using System.Linq;
 using System.Net.Sockets;
 using System.Runtime.Versioning;
+using System.Text;
 using System.Threading;
 using Pike.Reactor.Linux;
 using Xunit;
@@ -269,6 +270,39 @@ public class IoUringPollerTests
         }
 
         Assert.Equal(before, OsResources.OpenHandles());
+    }
+
+    [Fact]
+    public void A_kernel_without_skipped_success_completions_sends_at_once_and_loses_nothing()
+    {
+        // Without IOSQE_CQE_SKIP_SUCCESS (Linux 5.17) a request that went whole would post a
+        // completion that ends the wait carrying it: the ring keeps readiness only.
+        IoUringPoller.HiddenFeatures = 1u << 11; // IORING_FEAT_CQE_SKIP
+        try
+        {
+            using var poller = new IoUringPoller();
+            Assert.Equal(0, poller.SendWithWaitLimit);
+            (Socket peer, TestChannel channel) = TestChannel.OverPair(poller);
+            using var _ = peer;
+            long queuedInHandler = -1;
+            channel.OnRead = c =>
+            {
+                c.Recv(new byte[1]);
+                c.Write("+PONG\r\n"u8);
+                queuedInHandler = c.QueuedBytes;
+            };
+            peer.Send("x"u8);
+            Wait.Until(poller, () => channel.Reads == 1, "the read");
+
+            Assert.Equal(0, queuedInHandler); // the send call went in Write
+            byte[] reply = new byte[16];
+            peer.ReceiveTimeout = (int)Wait.Deadline.TotalMilliseconds;
+            Assert.Equal("+PONG\r\n", Encoding.ASCII.GetString(reply, 0, peer.Receive(reply)));
+        }
+        finally
+        {
+            IoUringPoller.HiddenFeatures = 0;
+        }
     }
 
     [Fact]
