@@ -42,6 +42,7 @@ internal static partial class Interop
         internal const long IORING_OFF_CQ_RING = 0x8000000;
         internal const long IORING_OFF_SQES = 0x10000000;
 
+        internal const byte IORING_OP_NOP = 0;
         internal const byte IORING_OP_POLL_ADD = 6;
         internal const byte IORING_OP_POLL_REMOVE = 7;
         internal const byte IORING_OP_SEND = 26;

@@ -47,14 +47,16 @@ public sealed unsafe class IoUringPoller : BasePoller
     // how much went) even under IOSQE_CQE_SKIP_SUCCESS; MSG_DONTWAIT keeps it from waiting for the socket.
     private const uint SendMessageFlags = Interop.Libc.MSG_DONTWAIT | Interop.Libc.MSG_WAITALL | Interop.Libc.MSG_NOSIGNAL;
     private const int NoCompletion = int.MinValue;
+    private const int NotTaken = int.MaxValue;
 
     /// <summary>The largest write a send request carries (docs/io_uring.md, "Sends with the wait").</summary>
     public const int MaxSendWithWait = 16 * 1024;
 
     /// <summary>
     /// What the send requests not reported yet may hold between them; a write that finds no room
-    /// is sent at once. Every request completes in the enter that submits it, and the dispatch
-    /// that follows reports it, so the arena empties every iteration.
+    /// is sent at once. Every request completes in the enter that submits it, and a dispatch
+    /// reports it soon after, so the arena is normally empty again by the next iteration (not
+    /// while completions wait in the kernel's overflow list).
     /// </summary>
     private const int SendArenaBytes = 256 * 1024;
 
@@ -208,6 +210,10 @@ public sealed unsafe class IoUringPoller : BasePoller
     /// <summary>For tests: an errno io_uring_setup is made to fail with on this thread (0: none).</summary>
     [ThreadStatic]
     internal static int SimulatedSetupError;
+
+    /// <summary>For tests: a submission without a wait (not the loop's wait) on this thread is refused as with EBUSY, taking nothing.</summary>
+    [ThreadStatic]
+    internal static bool SimulatedSubmitBusy;
 
     /// <summary>For tests: feature bits hidden from what io_uring_setup reports on this thread.</summary>
     [ThreadStatic]
@@ -503,6 +509,44 @@ public sealed unsafe class IoUringPoller : BasePoller
         {
             ReportSends(); // the loop returns: nothing may wait for an iteration that may not come
         }
+        else
+        {
+            SendUntaken();
+        }
+    }
+
+    /// <summary>
+    /// A transport closes its socket: a request the kernel did not take (the enter failed with
+    /// EBUSY or EAGAIN, docs/pitfalls.md 21d) would reach whatever socket gets the descriptor's
+    /// number next. Each such request is sent here with a send call, as the kernel would have
+    /// sent it, and its entry becomes a no-op; its result is reported once the no-op is taken,
+    /// as any request's is (what did not go returns to its transport's queue).
+    /// </summary>
+    private void SendUntaken()
+    {
+        for (int i = _sendFirst; i < _sendCount; i++)
+        {
+            ref SendRequest request = ref _sends[i];
+            if (request.Reported || request.HasResult || Taken(request.Position))
+            {
+                continue;
+            }
+
+            IoUringSqe* sqe = _sqes + (request.Position & _sqMask);
+            nint sent = Interop.Libc.send(sqe->Fd, _sendArena + request.Offset, (nuint)request.Length, (int)SendMessageFlags);
+            request.Result = sent >= 0 ? (int)sent : -Marshal.GetLastPInvokeError();
+            request.HasResult = true;
+            MakeNop(sqe);
+        }
+    }
+
+    /// <summary>Turns a send request's entry the kernel has not taken into a no-op that posts nothing (and whose completion, if any, the dispatch skips).</summary>
+    private static void MakeNop(IoUringSqe* sqe)
+    {
+        *sqe = default; // no flags: a NOP reads its own from where a send's message flags sit
+        sqe->Opcode = Interop.Libc.IORING_OP_NOP;
+        sqe->Flags = Interop.Libc.IOSQE_CQE_SKIP_SUCCESS;
+        sqe->UserData = SettledSendData;
     }
 
     /// <inheritdoc/>
@@ -561,10 +605,18 @@ public sealed unsafe class IoUringPoller : BasePoller
     }
 
     /// <summary>
-    /// Reports every send request the kernel took: one with a completion in the ring gets its
-    /// result (bytes that did not go return to the queue, an error goes to the handler), one
-    /// without sent everything. Called as a dispatch starts and as the loop returns.
+    /// Reports every send request the kernel had taken when the report began: one with a
+    /// completion in the ring gets its result (bytes that did not go return to the queue, an
+    /// error goes to the handler), one without sent everything. Called as a dispatch starts and
+    /// as the loop returns.
     /// </summary>
+    /// <remarks>
+    /// What the report tells a transport may make it (or a handler it calls) queue requests, and
+    /// a full submission ring or a <c>Close</c> submits them in the middle of the report. Their
+    /// completions were not in the ring when it was read, so they are left to the next report
+    /// (or to the dispatch, which meets their completions): the ring's head is read first, and
+    /// only requests behind it count as taken here.
+    /// </remarks>
     private void ReportSends()
     {
         if (_sendOutstanding == 0 || _reportingSends)
@@ -575,6 +627,7 @@ public sealed unsafe class IoUringPoller : BasePoller
         _reportingSends = true;
         try
         {
+            uint takenBy = Volatile.Read(ref *_sqHead); // before the completions are read: a request taken later may have posted one unread
             for (uint head = *_cqHead; head != Volatile.Read(ref *_cqTail); head++)
             {
                 IoUringCqe* cqe = _cqes + (head & _cqMask);
@@ -599,9 +652,9 @@ public sealed unsafe class IoUringPoller : BasePoller
                     continue;
                 }
 
-                if (!Taken(request.Position))
+                if ((int)(takenBy - request.Position) <= 0)
                 {
-                    break; // the kernel takes entries in order: none after this one is taken either
+                    break; // the kernel takes entries in order: none after this one was taken either
                 }
 
                 if (request.HasResult || !overflowed)
@@ -669,33 +722,43 @@ public sealed unsafe class IoUringPoller : BasePoller
     private bool SendsCompleteAsSubmitted()
     {
         int known = Volatile.Read(ref s_sendCheck);
-        if (known == 0)
+        if (known != 0)
         {
-            bool works;
-            if (_batchMicroseconds != 0)
-            {
-                using var plain = new IoUringPoller(8); // a batching ring cannot be entered before its loop runs
-                works = plain.SendWithWaitLimit != 0;
-            }
-            else
-            {
-                works = CheckSends();
-            }
-
-            known = works ? 1 : -1;
-            Volatile.Write(ref s_sendCheck, known);
+            return known > 0;
         }
 
-        return known > 0;
+        if (_batchMicroseconds != 0)
+        {
+            try
+            {
+                using var plain = new IoUringPoller(8); // a batching ring cannot be entered before its loop runs; this one checks and records
+                return plain.SendWithWaitLimit != 0;
+            }
+            catch (Exception error) when (error is NativeCallException or PollerUnavailableException)
+            {
+                return false; // no ring to check on now (descriptors or memory short): sends at once, and the next poller checks again
+            }
+        }
+
+        // Only a definite answer is kept: a check that could not run (no descriptor for the
+        // socket pair, an enter refused for now) leaves it to the next poller.
+        int verdict = CheckSends();
+        if (verdict != 0)
+        {
+            Volatile.Write(ref s_sendCheck, verdict);
+        }
+
+        return verdict > 0;
     }
 
-    private bool CheckSends()
+    /// <summary>1: sends behave as needed; -1: they do not; 0: the check could not run.</summary>
+    private int CheckSends()
     {
         const int Large = 64 * 1024;
         int* pair = stackalloc int[2];
         if (Interop.Libc.socketpair(Interop.Libc.AF_UNIX, Interop.Libc.SOCK_STREAM | Interop.Libc.SOCK_CLOEXEC, 0, pair) != 0)
         {
-            return false;
+            return 0;
         }
 
         byte* bytes = (byte*)NativeMemory.AllocZeroed(Large);
@@ -703,9 +766,15 @@ public sealed unsafe class IoUringPoller : BasePoller
         {
             int size = 4096;
             Interop.Libc.setsockopt(pair[0], Interop.Libc.SOL_SOCKET, Interop.Libc.SO_SNDBUF, &size, sizeof(int));
-            return CheckSend(pair[0], bytes, 16) == NoCompletion
-                && CheckSend(pair[0], bytes, Large) is > 0 and < Large
-                && CheckSend(pair[0], bytes, 16) == -Interop.Libc.EAGAIN;
+            int whole = CheckSend(pair[0], bytes, 16);
+            int cut = whole == NotTaken ? NotTaken : CheckSend(pair[0], bytes, Large);
+            int full = cut == NotTaken ? NotTaken : CheckSend(pair[0], bytes, 16);
+            if (full == NotTaken)
+            {
+                return 0;
+            }
+
+            return whole == NoCompletion && cut is > 0 and < Large && full == -Interop.Libc.EAGAIN ? 1 : -1;
         }
         finally
         {
@@ -715,7 +784,7 @@ public sealed unsafe class IoUringPoller : BasePoller
         }
     }
 
-    /// <summary>Submits one send request (without waiting) and returns its completion's result, <see cref="NoCompletion"/> when none was posted.</summary>
+    /// <summary>Submits one send request (without waiting) and returns its completion's result, <see cref="NoCompletion"/> when none was posted, <see cref="NotTaken"/> when the kernel did not take it.</summary>
     private int CheckSend(int fd, byte* bytes, int length)
     {
         IoUringSqe* sqe = NextSqe();
@@ -730,7 +799,8 @@ public sealed unsafe class IoUringPoller : BasePoller
         Submit(PendingSubmissions, runCompletions: false);
         if (PendingSubmissions != 0)
         {
-            return int.MaxValue; // not taken: the check fails
+            MakeNop(sqe); // not to the socket pair's number once it is closed and reused
+            return NotTaken;
         }
 
         uint head = *_cqHead;
@@ -1214,6 +1284,11 @@ public sealed unsafe class IoUringPoller : BasePoller
 
         PrepareSends(); // a request whose completion is awaited posts one even when it goes whole
         _enters++;
+        if (SimulatedSubmitBusy)
+        {
+            return; // as an enter refused with EBUSY: nothing taken
+        }
+
         while (Interop.Libc.io_uring_enter(_ringFd, toSubmit, 0, runCompletions ? Interop.Libc.IORING_ENTER_GETEVENTS : 0, null, 0) < 0
             && Marshal.GetLastPInvokeError() == Interop.Libc.EINTR)
         {

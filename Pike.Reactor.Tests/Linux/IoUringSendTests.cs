@@ -441,6 +441,79 @@ public class IoUringSendTests
         Assert.Equal(7, queuedBehind); // "two" waited behind the request the close submitted
     }
 
+    [Fact]
+    public void A_request_a_full_ring_submits_while_completions_are_reported_keeps_its_own_result()
+    {
+        // A one-entry ring: reporting A's request makes A queue the bytes behind it as a second
+        // request, and A's writability handler writes to D (whose socket is full) and to E, so
+        // each new request submits the one before it in the middle of the report. D's request
+        // comes back EAGAIN; its completion was not in the ring when the report read it, and
+        // its bytes must not be taken for sent.
+        using var poller = new IoUringPoller(1);
+        (Socket peerA, TestChannel a) = TestChannel.OverPair(poller);
+        (Socket peerD, TestChannel d) = TestChannel.OverPair(poller);
+        (Socket peerE, TestChannel e) = TestChannel.OverPair(poller);
+        using var _ = peerA;
+        using var __ = peerD;
+        using var ___ = peerE;
+        a.PauseReading();
+        d.PauseReading();
+        e.PauseReading();
+        peerD.ReceiveBufferSize = 4096;
+        d.Socket!.SendBufferSize = 4096;
+        int filled = FillUntilFull(d.Socket);
+        a.LowWatermark = 32;
+        a.HighWatermark = 64;
+        int handlerWrites = 0;
+        a.OnWritabilityChanged = c =>
+        {
+            if (c.IsWritable && handlerWrites++ == 0)
+            {
+                d.Write("x"u8);
+                e.Write("y"u8);
+            }
+        };
+        poller.Post(() =>
+        {
+            a.Write(new byte[50]);
+            a.Write(new byte[20]); // past the high watermark: A waits for its request's completion
+        });
+        RunLoopWhile(poller, () =>
+        {
+            Assert.Equal(70, ReceiveAll(peerA, 70).Length);
+            Assert.Equal("y", ReceiveText(peerE, 1));
+            byte[] all = ReceiveAll(peerD, filled + 1);
+            Assert.Equal((byte)'x', all[^1]);
+        });
+
+        Assert.Equal(1, handlerWrites);
+    }
+
+    [Fact]
+    public void A_close_whose_submission_the_kernel_refuses_still_sends_the_bytes_before_the_end()
+    {
+        // The enter a Close makes to submit its request takes nothing (EBUSY): the request must
+        // not be left in the ring to reach whatever socket gets the descriptor's number next.
+        using var poller = new IoUringPoller();
+        (Socket peer, TestChannel channel) = TestChannel.OverPair(poller);
+        using var _ = peer;
+        channel.PauseReading();
+        poller.Post(() =>
+        {
+            channel.Write("last"u8);
+            IoUringPoller.SimulatedSubmitBusy = true;
+            try
+            {
+                channel.Close();
+            }
+            finally
+            {
+                IoUringPoller.SimulatedSubmitBusy = false;
+            }
+        });
+        RunLoopWhile(poller, () => Assert.Equal("last", ReceiveText(peer, 4, toEnd: true)));
+    }
+
     /// <summary>Runs the loop on its own thread while <paramref name="peer"/> works on this one; rethrows what either threw.</summary>
     private static void RunLoopWhile(IoUringPoller poller, Action peer)
     {
@@ -492,6 +565,46 @@ public class IoUringSendTests
         }
 
         return Encoding.ASCII.GetString(got, 0, total);
+    }
+
+    /// <summary>Sends on <paramref name="socket"/> (non-blocking) until it takes nothing more, also after a pause for the peer's acknowledgements; returns the bytes it took.</summary>
+    private static int FillUntilFull(Socket socket)
+    {
+        byte[] chunk = new byte[1024];
+        int total = 0;
+        for (int pass = 0; pass < 20; pass++)
+        {
+            int before = total;
+            while (socket.Send(chunk, 0, chunk.Length, SocketFlags.None, out SocketError error) is var n && error == SocketError.Success)
+            {
+                total += n;
+            }
+
+            if (pass > 0 && total == before)
+            {
+                return total;
+            }
+
+            Thread.Sleep(20);
+        }
+
+        throw new InvalidOperationException("the socket kept taking bytes");
+    }
+
+    /// <summary>Reads exactly <paramref name="length"/> bytes (5 s at most for each receive).</summary>
+    private static byte[] ReceiveAll(Socket peer, int length)
+    {
+        peer.ReceiveTimeout = 5000;
+        byte[] got = new byte[length];
+        int total = 0;
+        while (total < length)
+        {
+            int n = peer.Receive(got, total, length - total, SocketFlags.None);
+            Assert.True(n > 0, $"the stream ended after {total} of {length} bytes");
+            total += n;
+        }
+
+        return got;
     }
 
     private static void Exchange(Socket peer, byte[] reply)
