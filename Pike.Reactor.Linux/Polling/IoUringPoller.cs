@@ -330,7 +330,7 @@ public sealed unsafe class IoUringPoller : BasePoller
             return (int)ready;
         }
 
-        if (timeoutMilliseconds != 0 && FirstSendTaken())
+        if (timeoutMilliseconds != 0 && FirstSendReportable())
         {
             // Interrupted or timed out after submitting requests that went whole (they post
             // nothing): the dispatch reports them rather than the core waiting again first.
@@ -499,28 +499,43 @@ public sealed unsafe class IoUringPoller : BasePoller
     /// <inheritdoc/>
     protected override void SubmitSends(bool settle)
     {
-        if (_ringFd < 0 || _sendOutstanding == 0 || !CanEnter)
+        if (_ringFd < 0 || _sendOutstanding == 0)
         {
             return;
         }
 
-        SubmitPending(runCompletions: true); // the requests complete as they are submitted
-        if (settle)
+        if (CanEnter)
         {
-            ReportSends(); // the loop returns: nothing may wait for an iteration that may not come
+            SubmitPending(runCompletions: true); // the requests complete as they are submitted
         }
-        else
+
+        // What the kernel did not take (or a thread that may not enter the ring could not
+        // submit) must not wait for an enter: the descriptor is closing, or the loop returns.
+        SendUntaken();
+        if (settle && CanEnter)
         {
-            SendUntaken();
+            // The loop returns: nothing may wait for an iteration that may not come. No request
+            // is queued outside an iteration, so this ends once what a report's handlers
+            // submitted (a Close) has been reported too, or once a pass reports nothing (a
+            // completion in the kernel's overflow list keeps its request for the next loop).
+            int before;
+            do
+            {
+                before = _sendOutstanding;
+                ReportSends();
+            }
+            while (_sendOutstanding != 0 && _sendOutstanding < before && FirstSendReportable());
         }
     }
 
     /// <summary>
-    /// A transport closes its socket: a request the kernel did not take (the enter failed with
-    /// EBUSY or EAGAIN, docs/pitfalls.md 21d) would reach whatever socket gets the descriptor's
-    /// number next. Each such request is sent here with a send call, as the kernel would have
-    /// sent it, and its entry becomes a no-op; its result is reported once the no-op is taken,
-    /// as any request's is (what did not go returns to its transport's queue).
+    /// Sends each request the kernel has not taken with a send call, as the kernel would have
+    /// sent it, and turns its entry into a no-op. Done when its transport closes the socket (the
+    /// enter that submits failed with EBUSY or EAGAIN, docs/pitfalls.md 21d: the entry would
+    /// reach whatever socket gets the descriptor's number next) and as the loop returns. The
+    /// result is reported as any request's is (what did not go returns to its transport's
+    /// queue), without waiting for the no-op, which points at no bytes: the next wait does not
+    /// sleep until it is.
     /// </summary>
     private void SendUntaken()
     {
@@ -555,14 +570,14 @@ public sealed unsafe class IoUringPoller : BasePoller
     /// <summary>Whether the kernel took a send request (its entry lies behind the ring's head) that is not reported yet.</summary>
     private bool Taken(uint position) => (int)(Volatile.Read(ref *_sqHead) - position) > 0;
 
-    /// <summary>Whether the first send request not reported yet was taken by the kernel.</summary>
-    private bool FirstSendTaken()
+    /// <summary>Whether the first send request not reported yet can be reported: the kernel took it, or its result is known (a send call made it).</summary>
+    private bool FirstSendReportable()
     {
         for (int i = _sendFirst; i < _sendCount; i++)
         {
             if (!_sends[i].Reported)
             {
-                return Taken(_sends[i].Position);
+                return _sends[i].HasResult || Taken(_sends[i].Position);
             }
         }
 
@@ -572,8 +587,8 @@ public sealed unsafe class IoUringPoller : BasePoller
     /// <summary>
     /// Before an enter: a request not submitted yet whose transport waits for its completion (bytes
     /// queued behind it, a half-close, its writability) posts its completion even when it sends
-    /// everything, so that the wait returns with it. True when a request the kernel took earlier
-    /// is not reported yet (the wait must not sleep).
+    /// everything, so that the wait returns with it. True when a request the kernel took earlier,
+    /// or one a send call made (SendUntaken), is not reported yet (the wait must not sleep).
     /// </summary>
     private bool PrepareSends()
     {
@@ -591,7 +606,7 @@ public sealed unsafe class IoUringPoller : BasePoller
                 continue;
             }
 
-            if (Taken(request.Position))
+            if (request.HasResult || Taken(request.Position))
             {
                 taken = true;
             }
@@ -652,9 +667,9 @@ public sealed unsafe class IoUringPoller : BasePoller
                     continue;
                 }
 
-                if ((int)(takenBy - request.Position) <= 0)
+                if (!request.HasResult && (int)(takenBy - request.Position) <= 0)
                 {
-                    break; // the kernel takes entries in order: none after this one was taken either
+                    break; // the kernel takes entries in order: none after this one was taken either (a send call's result aside)
                 }
 
                 if (request.HasResult || !overflowed)

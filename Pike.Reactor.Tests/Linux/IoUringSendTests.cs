@@ -514,6 +514,46 @@ public class IoUringSendTests
         RunLoopWhile(poller, () => Assert.Equal("last", ReceiveText(peer, 4, toEnd: true)));
     }
 
+    [Fact]
+    public void A_request_a_refused_close_sends_with_a_send_call_and_finds_the_socket_full_still_gets_its_bytes_out()
+    {
+        // C's Close finds its enter refused: B's request, queued before, goes with a send call
+        // there, into B's full socket (EAGAIN). Nothing else will post a completion, B waits
+        // for nothing (its queue is empty), and the loop must still not sleep before the
+        // result is reported and B's bytes wait for the socket to take them.
+        using var poller = new IoUringPoller();
+        (Socket peerB, TestChannel b) = TestChannel.OverPair(poller);
+        (Socket peerC, TestChannel c) = TestChannel.OverPair(poller);
+        using var _ = peerB;
+        using var __ = peerC;
+        b.PauseReading();
+        c.PauseReading();
+        peerB.ReceiveBufferSize = 4096;
+        b.Socket!.SendBufferSize = 4096;
+        int filled = FillUntilFull(b.Socket);
+        poller.Post(() =>
+        {
+            b.Write("x"u8);
+            c.Write("c"u8);
+            IoUringPoller.SimulatedSubmitBusy = true;
+            try
+            {
+                c.Close();
+            }
+            finally
+            {
+                IoUringPoller.SimulatedSubmitBusy = false;
+            }
+        });
+        RunLoopWhile(poller, () =>
+        {
+            Assert.Equal("c", ReceiveText(peerC, 1, toEnd: true));
+            Thread.Sleep(50); // the loop asleep, if it can
+            byte[] all = ReceiveAll(peerB, filled + 1);
+            Assert.Equal((byte)'x', all[^1]);
+        });
+    }
+
     /// <summary>Runs the loop on its own thread while <paramref name="peer"/> works on this one; rethrows what either threw.</summary>
     private static void RunLoopWhile(IoUringPoller poller, Action peer)
     {
