@@ -28,15 +28,26 @@ public static partial class OsResources
     /// <summary>
     /// How many handles the runtime itself may open during a long test besides what the code
     /// under test holds: none on Linux (descriptors); on Windows the runtime's own threads and
-    /// events show in the process handle count (a few per test under Wine 8). A leak per
-    /// connection is far larger than this in the thousand-connection tests.
+    /// events show in the process handle count (a few per test under Wine 8, and 17 once after
+    /// a four-loop group served a thousand connections). A leak per connection is far larger
+    /// than this in the thousand-connection tests.
     /// </summary>
-    public static int RuntimeHandleSlack => OperatingSystem.IsWindows() ? 16 : 0;
+    public static int RuntimeHandleSlack => OperatingSystem.IsWindows() ? 32 : 0;
 
-    /// <summary>Asserts that no more handles are open than <paramref name="before"/> (within <see cref="RuntimeHandleSlack"/>).</summary>
+    /// <summary>
+    /// Asserts that no more handles are open than <paramref name="before"/> (within <see cref="RuntimeHandleSlack"/>),
+    /// waiting up to 2 s for handles the runtime is still letting go of (threads that are exiting).
+    /// </summary>
     public static void AssertNoLeak(int before)
     {
+        var deadline = System.Diagnostics.Stopwatch.StartNew();
         int now = OpenHandles();
+        while (now > before + RuntimeHandleSlack && deadline.Elapsed < TimeSpan.FromSeconds(2))
+        {
+            System.Threading.Thread.Sleep(50); // no GC here: a socket only a finalizer closes is a leak
+            now = OpenHandles();
+        }
+
         Xunit.Assert.True(now <= before + RuntimeHandleSlack, $"{now} handles open, {before} before (slack {RuntimeHandleSlack})");
     }
 
