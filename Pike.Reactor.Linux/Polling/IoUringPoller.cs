@@ -230,6 +230,9 @@ public sealed unsafe class IoUringPoller : BasePoller
     /// <summary>How many completions the next blocking wait asks for (1 unless wake batching holds it for more).</summary>
     internal int BatchTarget => _batchMicroseconds != 0 && _lastCompletions > 1 ? Math.Min(_lastCompletions, MaxBatchedCompletions) : 1;
 
+    /// <summary>For tests: the arena bytes the send requests not reported yet hold, with what lies between them.</summary>
+    internal int SendArenaUsed => _sendUsed;
+
     /// <summary>Submission entries queued and not yet handed to the kernel.</summary>
     internal uint PendingSubmissions => _sqTailLocal - Volatile.Read(ref *_sqHead);
 
@@ -286,8 +289,8 @@ public sealed unsafe class IoUringPoller : BasePoller
 
         if (PrepareSends())
         {
-            // A request the kernel took earlier (a submission during dispatch) is not reported
-            // yet: this wait does not sleep, and the dispatch that follows reports it.
+            // A request the kernel took earlier (a submission during dispatch), or one a send call
+            // made, is not reported yet: this wait does not sleep, and the dispatch that follows reports it.
             timeoutMilliseconds = 0;
             minComplete = 0;
         }
@@ -529,10 +532,12 @@ public sealed unsafe class IoUringPoller : BasePoller
     }
 
     /// <summary>
-    /// Sends each request the kernel has not taken with a send call, as the kernel would have
-    /// sent it, and turns its entry into a no-op. Done when its transport closes the socket (the
-    /// enter that submits failed with EBUSY or EAGAIN, docs/pitfalls.md 21d: the entry would
-    /// reach whatever socket gets the descriptor's number next) and as the loop returns. The
+    /// Sends each request the kernel has not taken, of every transport, with a send call, as the
+    /// kernel would have sent it, and turns its entry into a no-op. Runs on every SubmitSends:
+    /// when a transport with a request out closes its socket and as Loop or a lone Poll returns,
+    /// after the enter that submits (when this thread may make one); what is left then was
+    /// refused (EBUSY or EAGAIN, docs/pitfalls.md 21d) or could not be submitted, and would
+    /// otherwise reach whatever socket gets a closed descriptor's number next. The
     /// result is reported as any request's is (what did not go returns to its transport's
     /// queue), without waiting for the no-op, which points at no bytes: the next wait does not
     /// sleep until it is.
@@ -620,17 +625,16 @@ public sealed unsafe class IoUringPoller : BasePoller
     }
 
     /// <summary>
-    /// Reports every send request the kernel had taken when the report began: one with a
-    /// completion in the ring gets its result (bytes that did not go return to the queue, an
+    /// Reports every send request the kernel had taken when the report began, and every one whose
+    /// result a send call gave (SendUntaken): one with a completion in the ring gets its result (bytes that did not go return to the queue, an
     /// error goes to the handler), one without sent everything. Called as a dispatch starts and
     /// as the loop returns.
     /// </summary>
     /// <remarks>
     /// What the report tells a transport may make it (or a handler it calls) queue requests, and
     /// a full submission ring or a <c>Close</c> submits them in the middle of the report. Their
-    /// completions were not in the ring when it was read, so they are left to the next report
-    /// (or to the dispatch, which meets their completions): the ring's head is read first, and
-    /// only requests behind it count as taken here.
+    /// completions were not in the ring when it was read, so they are left to the next report:
+    /// the ring's head is read first, and only requests behind it count as taken here.
     /// </remarks>
     private void ReportSends()
     {
@@ -689,6 +693,10 @@ public sealed unsafe class IoUringPoller : BasePoller
                 _sendFirst = 0;
                 _sendUsed = 0;
             }
+            else if (_sendFirst > 0)
+            {
+                MoveUnsubmittedSendsToFront();
+            }
         }
         finally
         {
@@ -696,7 +704,51 @@ public sealed unsafe class IoUringPoller : BasePoller
         }
     }
 
-    /// <summary>A send request's completion met in the dispatch (a request taken after the dispatch began): reported at once.</summary>
+    /// <summary>
+    /// When every request still out was queued and not yet submitted (a completion queued the
+    /// bytes written behind its request, as a transport that writes twice a turn does every
+    /// turn), nothing in the kernel names them: they move to the front of the arena and of the
+    /// list, their entries following, so that the arena does not creep towards full while it
+    /// never empties.
+    /// </summary>
+    private void MoveUnsubmittedSendsToFront()
+    {
+        uint head = Volatile.Read(ref *_sqHead);
+        for (int i = _sendFirst; i < _sendCount; i++)
+        {
+            SendRequest request = _sends[i];
+            if (!request.Reported && (request.HasResult || (int)(head - request.Position) > 0))
+            {
+                return; // the kernel took it, or a send call did: its number may be in a completion
+            }
+        }
+
+        int count = 0;
+        int used = 0;
+        for (int i = _sendFirst; i < _sendCount; i++)
+        {
+            SendRequest request = _sends[i];
+            if (request.Reported)
+            {
+                continue;
+            }
+
+            byte* to = _sendArena + used;
+            Buffer.MemoryCopy(_sendArena + request.Offset, to, SendArenaBytes - used, request.Length); // overlapping moves are allowed
+            IoUringSqe* sqe = _sqes + (request.Position & _sqMask);
+            sqe->Addr = (ulong)to;
+            sqe->UserData = SendTag | (uint)count;
+            request.Offset = used;
+            _sends[count++] = request;
+            used += request.Length;
+        }
+
+        _sendCount = count;
+        _sendFirst = 0;
+        _sendUsed = used;
+    }
+
+    /// <summary>A send request's completion met in the dispatch that the report at its start did not read (none as a rule: that report settles every one in the ring): reported at once.</summary>
     private void SendCompletion(int number, int res)
     {
         if (number < _sendCount && !_sends[number].Reported)
@@ -729,8 +781,9 @@ public sealed unsafe class IoUringPoller : BasePoller
     }
 
     /// <summary>
-    /// Whether a send request behaves as the design needs (checked once per process, on a
-    /// socket pair): one that sends everything posts no completion, one cut short reports the
+    /// Whether a send request behaves as the design needs (checked on a socket pair until the
+    /// answer is definite, which the process then keeps; a batching poller checks on a plain
+    /// ring of its own): one that sends everything posts no completion, one cut short reports the
     /// bytes that went, one that finds the socket full reports EAGAIN, each by the time the
     /// enter that submits it returns. Runs on a new ring, before anything else is queued on it.
     /// </summary>

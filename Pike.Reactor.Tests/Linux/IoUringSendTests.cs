@@ -554,6 +554,44 @@ public class IoUringSendTests
         });
     }
 
+    [Fact]
+    public void A_transport_that_writes_twice_a_turn_every_turn_keeps_the_send_arena_small()
+    {
+        // Each turn the first write is a request and the second waits behind it; the report of
+        // one turn's request queues the bytes behind it as the next, so some request is always
+        // out. The arena must still not creep towards full (then every write would be a send call).
+        using var poller = new IoUringPoller();
+        (Socket peer, TestChannel channel) = TestChannel.OverPair(poller);
+        using var _ = peer;
+        channel.PauseReading();
+        const int Turns = 400;
+        const int Half = 500;
+        int turns = 0;
+        int mostUsed = 0;
+        void Turn()
+        {
+            mostUsed = Math.Max(mostUsed, poller.SendArenaUsed);
+            channel.Write(Block(2 * turns, Half));
+            channel.Write(Block((2 * turns) + 1, Half));
+            if (++turns < Turns)
+            {
+                poller.Post(Turn);
+            }
+        }
+
+        RunLoopWhile(poller, () =>
+        {
+            poller.Post(Turn);
+            byte[] all = ReceiveAll(peer, Turns * 2 * Half);
+            for (int b = 0; b < Turns * 2; b++)
+            {
+                Assert.True(all.AsSpan(b * Half, Half).SequenceEqual(Block(b, Half)), $"block {b} is not where it belongs");
+            }
+        });
+
+        Assert.InRange(mostUsed, 0, 8 * Half);
+    }
+
     /// <summary>Runs the loop on its own thread while <paramref name="peer"/> works on this one; rethrows what either threw.</summary>
     private static void RunLoopWhile(IoUringPoller poller, Action peer)
     {

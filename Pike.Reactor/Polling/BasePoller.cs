@@ -742,7 +742,8 @@ public abstract class BasePoller : IDisposable
     /// Submits the send requests queued since the last wait, now. <paramref name="settle"/> false:
     /// a transport is closing its socket (a request names the descriptor, whose number a new
     /// socket may get next). True: the loop is returning, and every request's completion is to be
-    /// reported now, so that nothing waits for an iteration that may not come. The default does nothing.
+    /// reported now (as far as the kernel has posted it), so that nothing waits for an iteration
+    /// that may not come. The default does nothing.
     /// </summary>
     protected virtual void SubmitSends(bool settle)
     {
