@@ -654,9 +654,12 @@ public sealed unsafe class IoUringPoller : BasePoller
                 if ((data & ~SendNumberBits) == SendTag && data != SettledSendData && data != WakeData)
                 {
                     cqe->UserData = SettledSendData; // the dispatch skips it
-                    ref SendRequest request = ref _sends[(int)(data & SendNumberBits)];
-                    request.Result = cqe->Res;
-                    request.HasResult = true;
+                    int number = (int)(data & SendNumberBits);
+                    if (number < _sendCount && !_sends[number].Reported)
+                    {
+                        _sends[number].Result = cqe->Res;
+                        _sends[number].HasResult = true;
+                    }
                 }
             }
 
