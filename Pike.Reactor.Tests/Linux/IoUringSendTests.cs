@@ -501,15 +501,7 @@ public class IoUringSendTests
         poller.Post(() =>
         {
             channel.Write("last"u8);
-            IoUringPoller.SimulatedSubmitBusy = true;
-            try
-            {
-                channel.Close();
-            }
-            finally
-            {
-                IoUringPoller.SimulatedSubmitBusy = false;
-            }
+            CloseWithSubmissionRefused(channel);
         });
         RunLoopWhile(poller, () => Assert.Equal("last", ReceiveText(peer, 4, toEnd: true)));
     }
@@ -535,15 +527,7 @@ public class IoUringSendTests
         {
             b.Write("x"u8);
             c.Write("c"u8);
-            IoUringPoller.SimulatedSubmitBusy = true;
-            try
-            {
-                c.Close();
-            }
-            finally
-            {
-                IoUringPoller.SimulatedSubmitBusy = false;
-            }
+            CloseWithSubmissionRefused(c);
         });
         RunLoopWhile(poller, () =>
         {
@@ -644,6 +628,20 @@ public class IoUringSendTests
         }
 
         return Encoding.ASCII.GetString(got, 0, total);
+    }
+
+    /// <summary>Closes <paramref name="channel"/> while the enter its close makes takes nothing, as with EBUSY.</summary>
+    private static void CloseWithSubmissionRefused(TestChannel channel)
+    {
+        IoUringPoller.SimulatedSubmitBusy = true;
+        try
+        {
+            channel.Close();
+        }
+        finally
+        {
+            IoUringPoller.SimulatedSubmitBusy = false;
+        }
     }
 
     /// <summary>Sends on <paramref name="socket"/> (non-blocking) until it takes nothing more, also after a pause for the peer's acknowledgements; returns the bytes it took.</summary>
