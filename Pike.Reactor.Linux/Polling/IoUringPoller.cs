@@ -544,10 +544,11 @@ public sealed unsafe class IoUringPoller : BasePoller
     /// </summary>
     private void SendUntaken()
     {
+        uint head = Volatile.Read(ref *_sqHead);
         for (int i = _sendFirst; i < _sendCount; i++)
         {
             ref SendRequest request = ref _sends[i];
-            if (request.Reported || request.HasResult || Taken(request.Position))
+            if (request.Reported || Reportable(in request, head))
             {
                 continue;
             }
@@ -572,8 +573,8 @@ public sealed unsafe class IoUringPoller : BasePoller
     /// <inheritdoc/>
     protected override void SignalWake() => _waker!.Signal();
 
-    /// <summary>Whether the kernel took a send request (its entry lies behind the ring's head) that is not reported yet.</summary>
-    private bool Taken(uint position) => (int)(Volatile.Read(ref *_sqHead) - position) > 0;
+    /// <summary>Whether <paramref name="request"/> can be reported, the ring's head having been <paramref name="head"/>: its result is known (a completion or a send call gave it), or the kernel took it.</summary>
+    private static bool Reportable(in SendRequest request, uint head) => request.HasResult || (int)(head - request.Position) > 0;
 
     /// <summary>Whether the first send request not reported yet can be reported: the kernel took it, or its result is known (a send call made it).</summary>
     private bool FirstSendReportable()
@@ -582,7 +583,7 @@ public sealed unsafe class IoUringPoller : BasePoller
         {
             if (!_sends[i].Reported)
             {
-                return _sends[i].HasResult || Taken(_sends[i].Position);
+                return Reportable(in _sends[i], Volatile.Read(ref *_sqHead));
             }
         }
 
@@ -602,6 +603,7 @@ public sealed unsafe class IoUringPoller : BasePoller
             return false;
         }
 
+        uint head = Volatile.Read(ref *_sqHead);
         bool taken = false;
         for (int i = _sendFirst; i < _sendCount; i++)
         {
@@ -611,7 +613,7 @@ public sealed unsafe class IoUringPoller : BasePoller
                 continue;
             }
 
-            if (request.HasResult || Taken(request.Position))
+            if (Reportable(in request, head))
             {
                 taken = true;
             }
@@ -674,7 +676,7 @@ public sealed unsafe class IoUringPoller : BasePoller
                     continue;
                 }
 
-                if (!request.HasResult && (int)(takenBy - request.Position) <= 0)
+                if (!Reportable(in request, takenBy))
                 {
                     break; // the kernel takes entries in order: none after this one was taken either (a send call's result aside)
                 }
@@ -719,8 +721,8 @@ public sealed unsafe class IoUringPoller : BasePoller
         uint head = Volatile.Read(ref *_sqHead);
         for (int i = _sendFirst; i < _sendCount; i++)
         {
-            SendRequest request = _sends[i];
-            if (!request.Reported && (request.HasResult || (int)(head - request.Position) > 0))
+            ref SendRequest request = ref _sends[i];
+            if (!request.Reported && Reportable(in request, head))
             {
                 return; // the kernel took it, or a send call did: its number may be in a completion
             }
