@@ -53,7 +53,7 @@ Task("Test-Linux")
     .Does(() =>
 {
     RunLane("linux", testProject, "Lane!=kqueue&Lane!=windows",
-        new Dictionary<string, string> { ["PIKE_TEST_POLLERS"] = "epoll,poll,io_uring,io_uring-batching,select" },
+        new Dictionary<string, string> { ["PIKE_TEST_POLLERS"] = "epoll,poll,io_uring,io_uring-batching,io_uring-recv,select" },
         new[] { "Pike.Reactor", "Pike.Reactor.Linux" });
 });
 

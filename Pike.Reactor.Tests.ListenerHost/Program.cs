@@ -5,7 +5,7 @@ using System.Net.Sockets;
 using System.Threading;
 using Pike.Reactor;
 
-// Usage: Pike.Reactor.Tests.ListenerHost POLLER [queue]   (POLLER: a factory name, or io_uring-batching)
+// Usage: Pike.Reactor.Tests.ListenerHost POLLER [queue]   (POLLER: a factory name, io_uring-batching or io_uring-recv)
 // Listens on a free loopback port and keeps every client, echoing what it sends, until the
 // client leaves ("queue": RefuseWhileExhausted = false). Prints "listening PORT" first, then one line per listener event
 // ("exhausted ERROR ERRNO", "recovered refused=N"); ends when standard input closes.
@@ -15,10 +15,14 @@ if (args.Length is < 1 or > 2 || (args.Length == 2 && args[1] != "queue"))
     return 2;
 }
 
-// "io_uring-batching" is the test suite's name for io_uring with wake batching (50 µs).
-using BasePoller poller = args[0] == "io_uring-batching" && OperatingSystem.IsLinux()
-    ? new Pike.Reactor.Linux.IoUringPoller(wakeBatching: TimeSpan.FromMicroseconds(50))
-    : PollerFactory.Create(args[0]);
+// "io_uring-batching" is the test suite's name for io_uring with wake batching (50 µs),
+// "io_uring-recv" for io_uring with receives through the ring.
+using BasePoller poller = args[0] switch
+{
+    "io_uring-batching" when OperatingSystem.IsLinux() => new Pike.Reactor.Linux.IoUringPoller(wakeBatching: TimeSpan.FromMicroseconds(50)),
+    "io_uring-recv" when OperatingSystem.IsLinux() => new Pike.Reactor.Linux.IoUringPoller(receiveThroughRing: true),
+    _ => PollerFactory.Create(args[0]),
+};
 var listener = new HoldingListener(poller) { RefuseWhileExhausted = args.Length == 1 };
 listener.Listen(new IPEndPoint(IPAddress.Loopback, 0));
 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"listening {((IPEndPoint)listener.LocalEndPoint!).Port}"));

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # System calls, context switches and CPU per request: redis-server and the RESP sample on epoll,
-# io_uring and io_uring with --wake-batching-us 50, each driven by redis-benchmark -t ping_inline
+# io_uring, io_uring with --wake-batching-us 50 and io_uring with --ring-receives, each driven by redis-benchmark -t ping_inline
 # -c 50 at -P 1 and -P 16, counted by `perf stat` attached to the server (its tracepoints cost
 # little, unlike strace, which slows a .NET server several times and so changes its batches).
 # usage: bench/syscalls.sh [REQUESTS_P1] [REQUESTS_P16]   (Release build of the sample first:
@@ -68,3 +68,4 @@ measure redis redis-server --port '{port}' --bind 127.0.0.1 --save '' --appendon
 measure epoll dotnet "$sample" --port '{port}' --poller epoll
 measure io_uring dotnet "$sample" --port '{port}' --poller io_uring
 measure batch50 dotnet "$sample" --port '{port}' --poller io_uring --wake-batching-us 50
+measure ringrecv dotnet "$sample" --port '{port}' --poller io_uring --ring-receives

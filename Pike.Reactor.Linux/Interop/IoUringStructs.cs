@@ -93,6 +93,33 @@ internal struct IoUringGeteventsArg
     public ulong Ts;            // a KernelTimespec*, 0 for none
 }
 
+/// <summary>
+/// <c>struct io_uring_buf</c>: one buffer of a provided-buffer ring, 16 bytes. The ring's tail
+/// is the <c>resv</c> field of its first entry (offset 14), so an entry is written field by
+/// field, never whole.
+/// </summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct IoUringBuf
+{
+    public ulong Addr;
+    public uint Len;
+    public ushort Bid;
+    public ushort Resv;
+}
+
+/// <summary><c>struct io_uring_buf_reg</c>: what IORING_REGISTER_PBUF_RING is given, 40 bytes.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct IoUringBufReg
+{
+    public ulong RingAddr;
+    public uint RingEntries;
+    public ushort Bgid;
+    public ushort Flags;
+    public ulong Resv0;
+    public ulong Resv1;
+    public ulong Resv2;
+}
+
 /// <summary><c>struct __kernel_timespec</c>: 16 bytes on every target.</summary>
 [StructLayout(LayoutKind.Sequential)]
 internal struct KernelTimespec

@@ -46,6 +46,13 @@ internal static partial class Interop
         internal const byte IORING_OP_POLL_ADD = 6;
         internal const byte IORING_OP_POLL_REMOVE = 7;
         internal const byte IORING_OP_SEND = 26;
+        internal const byte IORING_OP_RECV = 27;
+        internal const byte IORING_OP_ASYNC_CANCEL = 14;
+        internal const int ENOBUFS = 105;
+        internal const byte IOSQE_BUFFER_SELECT = 1 << 5;
+        internal const uint IORING_CQE_F_BUFFER = 1u << 0;
+        internal const int IORING_CQE_BUFFER_SHIFT = 16;
+        internal const uint IORING_REGISTER_PBUF_RING = 22; // Linux 5.19
 
         internal const uint MSG_DONTWAIT = 0x40;
         internal const uint MSG_NOSIGNAL = 0x4000;

@@ -43,6 +43,19 @@ public sealed unsafe class IoUringPoller : BasePoller
     private const ulong SendNumberBits = 0x7FFF_FFFFUL;
     private const ulong SettledSendData = SendTag | 0x7FFF_FFFEUL;
 
+    // A receive request's user_data: the key with bit 31 set. A live key's index stays below 2^31
+    // (the send tag's indexes are above it, with the control tag set), so no poll's key has it.
+    private const ulong RecvTag = 1UL << 31;
+
+    /// <summary>The size of each buffer a receive through the ring lands in (<see cref="ReceivesThroughRing"/>).</summary>
+    public const int ReceiveBufferBytes = 4096;
+
+    /// <summary>How many such buffers a poller that receives through the ring shares among its channels.</summary>
+    public const int ReceiveBufferCount = 256;
+    private const ushort ReceiveGroup = 0;
+    private const int HeldEnd = 1;             // HeldReceive.End: the end of the stream (a negated errno otherwise)
+    private const int TakenEarly = int.MinValue; // a receive completion's res once a Recv took what it brought before its turn
+
     // MSG_WAITALL makes a send that goes in part a failure, whose completion is posted (and says
     // how much went) even under IOSQE_CQE_SKIP_SUCCESS; MSG_DONTWAIT keeps it from waiting for the socket.
     private const uint SendMessageFlags = Interop.Libc.MSG_DONTWAIT | Interop.Libc.MSG_WAITALL | Interop.Libc.MSG_NOSIGNAL;
@@ -71,6 +84,9 @@ public sealed unsafe class IoUringPoller : BasePoller
     private const long CancelingBit = 0x8;
     private const long FailedBit = 0x10;
     private const long EarlyBit = 0x20;        // the key's last POLL_ADD waits in the early buffer (its ring position is not known yet)
+    private const long RecvBit = 0x40;         // the key's request in the kernel is a receive, not a poll
+    private const long StreamBit = 0x80;       // the channel reads a byte stream: its reads may go through the ring
+    private const long ReadHeldBit = 0x100;    // the key's poll leaves reading out: it holds received bytes (listed for the next dispatch)
     private const int QueuedAtShift = 16;       // bits 16-31: where the key's last POLL_ADD sits in the submission ring (low 16 bits of its position)
     private const long QueuedAtBits = 0xFFFFL << QueuedAtShift;
 
@@ -135,14 +151,28 @@ public sealed unsafe class IoUringPoller : BasePoller
     private int _sendFirst;                     // the first of them that may not be reported yet
     private int _sendOutstanding;               // of them, the ones not reported yet
     private bool _reportingSends;
+    private IoUringBuf* _recvRing;              // the provided-buffer ring receives take their buffers from (null: receives go through recv)
+    private byte* _recvBuffers;
+    private ushort _recvTail;
+    private HeldReceive[] _held = [];           // by descriptor: what a receive request brought and the channel has not read yet
+    private int[] _heldList = new int[16];      // descriptors whose channels hear of their held bytes at the next dispatch
+    private int[] _heldSpare = new int[16];
+    private int _heldListCount;
 
-    /// <summary>Creates the ring, maps it, and arms the wake-up eventfd's poll.</summary>
+    /// <summary>Creates the ring, maps it, and arms the wake-up eventfd's poll; optionally, receives go through the ring.</summary>
     /// <param name="submissionEntries">Submission ring entries (a power of two at most 32768 is used; the completion ring is 16 times larger, at least 4096).</param>
     /// <param name="wakeBatching">How long a wait may hold completions back to gather as many as the last wait returned; zero, the default, turns batching off. At most <see cref="MaxWakeBatching"/>, counted in whole microseconds.</param>
+    /// <param name="receiveThroughRing">
+    /// True: a channel that only reads is watched with a receive request into a buffer the kernel
+    /// picks from a ring of <see cref="ReceiveBufferCount"/> buffers of <see cref="ReceiveBufferBytes"/>,
+    /// instead of with a poll, and <see cref="Transport.Recv(Span{byte})"/> copies what it brought:
+    /// no receive call (docs/io_uring.md, "Receives through the ring"). Such a channel must read with
+    /// <see cref="Transport.Recv(Span{byte})"/>, not with its socket.
+    /// </param>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="submissionEntries"/> is not positive, or <paramref name="wakeBatching"/> is negative, below one microsecond but not zero, or above <see cref="MaxWakeBatching"/>.</exception>
-    /// <exception cref="PollerUnavailableException">io_uring cannot run here: the message says why (kernel too old, disabled by sysctl, denied by a seccomp filter, a feature missing; wake batching needs Linux 6.12).</exception>
+    /// <exception cref="PollerUnavailableException">io_uring cannot run here: the message says why (kernel too old, disabled by sysctl, denied by a seccomp filter, a feature missing; wake batching needs Linux 6.12, receives through the ring Linux 5.19).</exception>
     /// <exception cref="NativeCallException">Mapping the rings or creating the eventfd failed.</exception>
-    public IoUringPoller(int submissionEntries = DefaultSubmissionEntries, TimeSpan wakeBatching = default)
+    public IoUringPoller(int submissionEntries = DefaultSubmissionEntries, TimeSpan wakeBatching = default, bool receiveThroughRing = false)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(submissionEntries);
         if (wakeBatching < TimeSpan.Zero || wakeBatching > MaxWakeBatching || (wakeBatching != TimeSpan.Zero && wakeBatching < TimeSpan.FromMicroseconds(1)))
@@ -162,6 +192,11 @@ public sealed unsafe class IoUringPoller : BasePoller
             {
                 _sendArena = (byte*)NativeMemory.Alloc(SendArenaBytes);
                 SendWithWaitLimit = MaxSendWithWait;
+            }
+
+            if (receiveThroughRing)
+            {
+                SetUpReceives();
             }
 
             _waker = new EventFdWaker();
@@ -206,6 +241,50 @@ public sealed unsafe class IoUringPoller : BasePoller
 
     /// <summary>The ring's descriptor.</summary>
     public int Handle => _ringFd;
+
+    /// <summary>Whether channels that only read are watched with receive requests into the ring's buffers (the constructor's <c>receiveThroughRing</c>).</summary>
+    public bool ReceivesThroughRing => _recvRing != null;
+
+    /// <summary>For tests: whether a receive request brought the registration <paramref name="key"/> something it has not read (held, or in a completion not dispatched yet).</summary>
+    internal bool HasReceived(nint key)
+    {
+        if (!TryGetBackendState(key, out nint raw))
+        {
+            return false;
+        }
+
+        if (Holds((int)((long)raw >> 32), key))
+        {
+            return true;
+        }
+
+        ulong data = (ulong)(long)key | RecvTag;
+        uint tail = Volatile.Read(ref *_cqTail);
+        for (uint head = *_cqHead; head != tail; head++)
+        {
+            if (_cqes[head & _cqMask].UserData == data)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>For tests: the ring's buffers that channels hold, with bytes not read yet (every other buffer is back in the kernel's ring).</summary>
+    internal int HeldReceiveBuffers
+    {
+        get
+        {
+            int held = 0;
+            foreach (ref readonly HeldReceive entry in _held.AsSpan())
+            {
+                held += entry.Buffer != 0 ? 1 : 0;
+            }
+
+            return held;
+        }
+    }
 
     /// <summary>For tests: an errno io_uring_setup is made to fail with on this thread (0: none).</summary>
     [ThreadStatic]
@@ -287,6 +366,14 @@ public sealed unsafe class IoUringPoller : BasePoller
         uint flags = Interop.Libc.IORING_ENTER_GETEVENTS;
         uint minComplete = timeoutMilliseconds == 0 ? 0u : 1u;
 
+        if (_heldListCount != 0)
+        {
+            // A channel holds received bytes it has not heard of, or not read all of: this wait
+            // does not sleep, and the dispatch that follows tells it.
+            timeoutMilliseconds = 0;
+            minComplete = 0;
+        }
+
         if (PrepareSends())
         {
             // A request the kernel took earlier (a submission during dispatch), or one a send call
@@ -365,6 +452,7 @@ public sealed unsafe class IoUringPoller : BasePoller
         // completion beside one client's request must not make the next wait hold for two.
         _lastCompletions = 0;
         ReportSends(); // the requests the wait submitted: what went whole posted nothing
+        DispatchHeld();
         for (int i = 0; i < count; i++)
         {
             uint head = *_cqHead;
@@ -409,6 +497,12 @@ public sealed unsafe class IoUringPoller : BasePoller
                 continue;
             }
 
+            if ((data & RecvTag) != 0)
+            {
+                ReceiveCompleted((nint)(long)(data & ~RecvTag), res, cqeFlags);
+                continue;
+            }
+
             PollCompleted((nint)(long)data, res);
         }
     }
@@ -419,6 +513,11 @@ public sealed unsafe class IoUringPoller : BasePoller
         int fd = (int)change.Handle;
         long state = change.State;
         state = (state & 0xFFFF_FFFFL) | ((long)(uint)fd << 32);
+        if (_recvRing != null)
+        {
+            state = change.ReadsStream ? state | StreamBit : state & ~StreamBit;
+        }
+
         bool inKernel = (state & InKernelBit) != 0;
         bool canceling = (state & CancelingBit) != 0;
         IoEvents recorded = (IoEvents)(state & InterestBits);
@@ -426,20 +525,21 @@ public sealed unsafe class IoUringPoller : BasePoller
 
         if (change.IsRemove)
         {
-            if (inKernel && !canceling)
+            // (Bytes held stay held through a pause: the registration's end gives them up, in DelChannel.)
+            if (inKernel)
             {
-                IoUringSqe* sqe = NextSqe();
-                sqe->Opcode = Interop.Libc.IORING_OP_POLL_REMOVE;
-                sqe->Fd = -1;
-                sqe->Addr = (ulong)(long)change.Key;
-                sqe->UserData = ControlTag | (ulong)(long)change.Key;
-                Publish();
-                state |= CancelingBit;
+                if (!canceling)
+                {
+                    QueueCancel(state, change.Key);
+                    state |= CancelingBit;
+                }
+
                 change.State = (nint)state;
 
-                // docs/pitfalls.md 21f: a poll request holds the socket's file; the kernel must
-                // let go before the caller closes the descriptor, or the peer would not see the
-                // close until the next wait. One system call per removal, as epoll_ctl(DEL) costs.
+                // docs/pitfalls.md 21f: a poll or receive request holds the socket's file; the
+                // kernel must let go before the caller closes the descriptor, or the peer would
+                // not see the close until the next wait. One system call per removal, as
+                // epoll_ctl(DEL) costs (a cancel an interest change queued goes with it).
                 SubmitPending(runCompletions: true);
                 return;
             }
@@ -450,22 +550,27 @@ public sealed unsafe class IoUringPoller : BasePoller
 
         if (!inKernel)
         {
-            state = QueuePoll(state, change.Interest, change.Key) | InKernelBit;
+            state = Arm(state, change.Interest, change.Key);
         }
-        else if (!canceling && MaskFor(change.Interest) != MaskFor(recorded) && QueuedPoll(state, change.Key) is var queued && queued != null)
+        else if (!canceling && (state & RecvBit) != 0)
         {
-            queued->Poll32Events = MaskFor(change.Interest); // not submitted yet: the kernel will see the new mask only
+            if (change.Interest != IoEvents.Read)
+            {
+                // A receive watches reading only: it is cancelled, and its completion (with bytes
+                // it may have brought meanwhile) arms a poll for the new interest.
+                QueueCancel(state, change.Key);
+                state |= CancelingBit;
+            }
         }
-        else if (!canceling && MaskFor(change.Interest) != MaskFor(recorded))
+        else if (!canceling && (MaskFor(change.Interest) != MaskFor(recorded) || (state & ReadHeldBit) != 0))
         {
-            IoUringSqe* sqe = NextSqe();
-            sqe->Opcode = Interop.Libc.IORING_OP_POLL_REMOVE;
-            sqe->Fd = -1;
-            sqe->Addr = (ulong)(long)change.Key;
-            sqe->Len = Interop.Libc.IORING_POLL_UPDATE_EVENTS;
-            sqe->Poll32Events = MaskFor(change.Interest);
-            sqe->UserData = ControlTag | (ulong)(long)change.Key;
-            Publish();
+            UpdatePoll(state, change.Key, change.Interest);
+            state &= ~ReadHeldBit;
+        }
+
+        if ((change.Interest & IoEvents.Read) != 0 && Holds(fd, change.Key))
+        {
+            ListHeld(fd); // bytes held from before (a pause, a write interest): the next dispatch tells the channel
         }
 
         // While a cancel is in flight, its final completion re-arms with the interest kept here
@@ -888,6 +993,17 @@ public sealed unsafe class IoUringPoller : BasePoller
     }
 
     /// <summary>A send request: its token, where its bytes sit in the arena, where its entry sits in the ring, and its result once known.</summary>
+    /// <summary>What a receive request brought a channel that it has not read yet.</summary>
+    private struct HeldReceive
+    {
+        public nint Key;            // the registration it is for
+        public int Buffer;          // the ring buffer's id + 1; 0: none
+        public int Offset;          // read so far
+        public int Length;          // what the receive brought
+        public int End;             // 0; HeldEnd: the end of the stream; or a negated errno
+        public bool Listed;         // in the list of the next dispatch
+    }
+
     private struct SendRequest
     {
         public int Token;
@@ -1098,6 +1214,11 @@ public sealed unsafe class IoUringPoller : BasePoller
             _ringFd = -1;
         }
 
+        NativeMemory.AlignedFree(_recvRing); // the ring is closed: no request can write into them any more
+        _recvRing = null;
+        NativeMemory.AlignedFree(_recvBuffers);
+        _recvBuffers = null;
+        ReceivesForChannels = false;
         NativeMemory.Free(_sendArena); // the ring is closed: no request can read it any more
         _sendArena = null;
     }
@@ -1111,6 +1232,399 @@ public sealed unsafe class IoUringPoller : BasePoller
         sqe->Poll32Events = PollIn;
         sqe->UserData = WakeData;
         Publish();
+    }
+
+    /// <summary>
+    /// Watches the key for <paramref name="interest"/> (nothing of it in the kernel now): with a
+    /// receive when the channel only reads a stream and the ring receives, with a poll otherwise;
+    /// a channel that holds received bytes is listed for the next dispatch instead of watched for
+    /// reading. Returns the new state.
+    /// </summary>
+    private long Arm(long state, IoEvents interest, nint key)
+    {
+        state &= ~(RecvBit | ReadHeldBit);
+        if ((state & StreamBit) != 0 && (interest & IoEvents.Read) != 0)
+        {
+            int fd = (int)(state >> 32);
+            if (Holds(fd, key))
+            {
+                ListHeld(fd);
+                interest &= ~IoEvents.Read;
+                if (interest == IoEvents.None)
+                {
+                    return state & ~InKernelBit;
+                }
+
+                return QueuePoll(state | ReadHeldBit, interest, key) | InKernelBit;
+            }
+
+            if (interest == IoEvents.Read)
+            {
+                return QueueReceive(state, key);
+            }
+        }
+
+        return QueuePoll(state, interest, key) | InKernelBit;
+    }
+
+    /// <summary>Queues a one-shot receive into a buffer of the ring for the descriptor <paramref name="state"/> names.</summary>
+    private long QueueReceive(long state, nint key)
+    {
+        IoUringSqe* sqe = NextSqe();
+        sqe->Opcode = Interop.Libc.IORING_OP_RECV;
+        sqe->Fd = (int)(state >> 32);
+        sqe->Flags = Interop.Libc.IOSQE_BUFFER_SELECT;
+        sqe->BufIndex = ReceiveGroup; // buf_group, with IOSQE_BUFFER_SELECT
+        sqe->UserData = (ulong)(long)key | RecvTag;
+        Publish();
+        return (state & ~(QueuedAtBits | EarlyBit)) | RecvBit | InKernelBit;
+    }
+
+    /// <summary>Queues the cancellation of the key's request in the kernel (its poll or its receive).</summary>
+    private void QueueCancel(long state, nint key)
+    {
+        IoUringSqe* sqe = NextSqe();
+        sqe->Fd = -1;
+        if ((state & RecvBit) != 0)
+        {
+            sqe->Opcode = Interop.Libc.IORING_OP_ASYNC_CANCEL;
+            sqe->Addr = (ulong)(long)key | RecvTag;
+        }
+        else
+        {
+            sqe->Opcode = Interop.Libc.IORING_OP_POLL_REMOVE;
+            sqe->Addr = (ulong)(long)key;
+        }
+
+        sqe->UserData = ControlTag | (ulong)(long)key;
+        Publish();
+    }
+
+    /// <summary>Makes the key's poll in the kernel watch <paramref name="interest"/>: in place while the kernel has not read its entry, with an update request otherwise.</summary>
+    private void UpdatePoll(long state, nint key, IoEvents interest)
+    {
+        if (QueuedPoll(state, key) is var queued && queued != null)
+        {
+            queued->Poll32Events = MaskFor(interest); // not submitted yet: the kernel will see the new mask only
+            return;
+        }
+
+        IoUringSqe* sqe = NextSqe();
+        sqe->Opcode = Interop.Libc.IORING_OP_POLL_REMOVE;
+        sqe->Fd = -1;
+        sqe->Addr = (ulong)(long)key;
+        sqe->Len = Interop.Libc.IORING_POLL_UPDATE_EVENTS;
+        sqe->Poll32Events = MaskFor(interest);
+        sqe->UserData = ControlTag | (ulong)(long)key;
+        Publish();
+    }
+
+    /// <summary>A receive request for <paramref name="key"/> ended: what it brought is held for the channel, which hears of it now; then the key is watched again.</summary>
+    private void ReceiveCompleted(nint key, int res, uint cqeFlags)
+    {
+        if (!TryGetBackendState(key, out nint raw))
+        {
+            // The registration ended (docs/pitfalls.md 1): its bytes go with it, its buffer back to the ring.
+            if ((cqeFlags & Interop.Libc.IORING_CQE_F_BUFFER) != 0)
+            {
+                RecycleBuffer((int)(cqeFlags >> Interop.Libc.IORING_CQE_BUFFER_SHIFT));
+            }
+
+            return;
+        }
+
+        long state = raw & ~(InKernelBit | CancelingBit | RecvBit);
+        IoEvents interest = (IoEvents)(state & InterestBits);
+        SetBackendState(key, (nint)state);
+
+        // TakenEarly: a Recv took what it brought before its turn (TakeEarlyCompletion); the
+        // channel is told all the same, as a readiness another handler drained.
+        bool news = res == TakenEarly || Hold((int)(state >> 32), key, res, cqeFlags);
+        if (res != -Interop.Libc.ECANCELED)
+        {
+            _lastCompletions++; // a live channel's readiness: what wake batching counts
+        }
+
+        try
+        {
+            if (news && (interest & IoEvents.Read) != 0)
+            {
+                ProcessEvent(key, IoEvents.Read); // also while an interest change cancels it: bytes are bytes
+            }
+        }
+        finally
+        {
+            Rearm(key);
+        }
+    }
+
+    /// <summary>Keeps what a receive brought for the channel (its bytes, the end of the stream, an error); returns whether the channel has news.</summary>
+    private bool Hold(int fd, nint key, int res, uint cqeFlags)
+    {
+        int buffer = (cqeFlags & Interop.Libc.IORING_CQE_F_BUFFER) != 0 ? (int)(cqeFlags >> Interop.Libc.IORING_CQE_BUFFER_SHIFT) : -1;
+        ref HeldReceive held = ref HeldFor(fd, key);
+        bool news = true;
+        if (res > 0 && buffer >= 0)
+        {
+            held.Buffer = buffer + 1;
+            held.Offset = 0;
+            held.Length = res;
+            buffer = -1;
+        }
+        else if (res == 0)
+        {
+            held.End = HeldEnd;
+        }
+        else if (res is -Interop.Libc.ECANCELED or -Interop.Libc.EINTR or -Interop.Libc.EAGAIN)
+        {
+            news = false; // nothing came: the key is watched again
+        }
+        else if (res != -Interop.Libc.ENOBUFS)
+        {
+            held.End = res; // the receive failed: Recv reports it
+        }
+
+        // ENOBUFS: bytes came while every buffer was held by some channel. The channel is told it
+        // is readable, and its Recv reads with a receive call (no request of ours is out then).
+        if (buffer >= 0)
+        {
+            RecycleBuffer(buffer); // a buffer that brought nothing (the end of the stream)
+        }
+
+        return news;
+    }
+
+    /// <summary>
+    /// A Recv while the key's receive request is out: when its completion is in the ring already
+    /// (a handler reading another channel of the same batch), what it brought is held now and the
+    /// completion marked taken; returns whether it held something.
+    /// </summary>
+    private bool TakeEarlyCompletion(int fd, nint key)
+    {
+        ulong data = (ulong)(long)key | RecvTag;
+        uint tail = Volatile.Read(ref *_cqTail);
+        for (uint head = *_cqHead; head != tail; head++)
+        {
+            IoUringCqe* cqe = _cqes + (head & _cqMask);
+            if (cqe->UserData != data || cqe->Res == TakenEarly)
+            {
+                continue;
+            }
+
+            if (cqe->Res is -Interop.Libc.ECANCELED or -Interop.Libc.EINTR or -Interop.Libc.EAGAIN or -Interop.Libc.ENOBUFS)
+            {
+                return false; // nothing to hold: its turn tells the channel
+            }
+
+            Hold(fd, key, cqe->Res, cqe->Flags);
+            cqe->Res = TakenEarly;
+            cqe->Flags = 0; // its buffer is the channel's now
+            return true;
+        }
+
+        return false;
+    }
+
+    /// <summary>Tells the listed channels of the bytes they hold (from a receive whose dispatch they did not read all of, a pause, or a write interest); lists again the ones that still hold some.</summary>
+    private void DispatchHeld()
+    {
+        int count = _heldListCount;
+        if (count == 0)
+        {
+            return;
+        }
+
+        // Handlers list channels again as they go: those go to the next dispatch.
+        int[] taken = _heldList;
+        _heldList = _heldSpare;
+        _heldSpare = taken;
+        _heldListCount = 0;
+        for (int i = 0; i < count; i++)
+        {
+            int fd = taken[i];
+            _held[fd].Listed = false;
+            nint key = _held[fd].Key;
+            if (!TryGetBackendState(key, out nint raw) || ((IoEvents)((long)raw & InterestBits) & IoEvents.Read) == 0)
+            {
+                continue; // gone, or not reading now: a resumption lists it again
+            }
+
+            try
+            {
+                if (Holds(fd, key))
+                {
+                    ProcessEvent(key, IoEvents.Read);
+                }
+            }
+            finally
+            {
+                WatchAfterHeld(key);
+            }
+        }
+    }
+
+    /// <summary>After a listed channel's dispatch: listed again while it holds bytes; otherwise watched for reading again.</summary>
+    private void WatchAfterHeld(nint key)
+    {
+        if (!TryGetBackendState(key, out nint raw))
+        {
+            return;
+        }
+
+        long state = raw;
+        IoEvents interest = (IoEvents)(state & InterestBits);
+        int fd = (int)(state >> 32);
+        if ((interest & IoEvents.Read) == 0)
+        {
+            return;
+        }
+
+        if (Holds(fd, key))
+        {
+            ListHeld(fd);
+        }
+        else if ((state & InKernelBit) == 0)
+        {
+            SetBackendState(key, (nint)Arm(state, interest, key));
+        }
+        else if ((state & (ReadHeldBit | CancelingBit | RecvBit)) == ReadHeldBit)
+        {
+            // Its poll leaves reading out while it held bytes: now it watches reading too.
+            UpdatePoll(state, key, interest);
+            SetBackendState(key, (nint)(state & ~ReadHeldBit));
+        }
+    }
+
+    /// <inheritdoc/>
+    protected override int TakeReceived(nint key, Span<byte> buffer)
+    {
+        if (!TryGetBackendState(key, out nint raw) || ((long)raw & StreamBit) == 0)
+        {
+            return ReceiveWithCall;
+        }
+
+        long state = raw;
+        int fd = (int)(state >> 32);
+        if (!Holds(fd, key) && ((state & RecvBit) == 0 || !TakeEarlyCompletion(fd, key)))
+        {
+            // A receive request out (or queued) brings what comes next: a receive call now could
+            // overtake the bytes it takes.
+            return (state & RecvBit) != 0 ? 0 : ReceiveWithCall;
+        }
+
+        ref HeldReceive held = ref _held[fd];
+        if (held.Buffer != 0)
+        {
+            int taken = Math.Min(held.Length - held.Offset, buffer.Length);
+            new ReadOnlySpan<byte>(_recvBuffers + ((long)(held.Buffer - 1) * ReceiveBufferBytes) + held.Offset, taken).CopyTo(buffer);
+            held.Offset += taken;
+            if (held.Offset == held.Length)
+            {
+                RecycleBuffer(held.Buffer - 1);
+                held.Buffer = 0;
+            }
+
+            return taken;
+        }
+
+        if (held.End == HeldEnd)
+        {
+            return ReceivedEnd; // as a receive call's, again at every read
+        }
+
+        int error = held.End;
+        held.End = 0; // a socket error is reported once
+        return error;
+    }
+
+    private bool Holds(int fd, nint key) =>
+        fd < _held.Length && _held[fd].Key == key && (_held[fd].Buffer != 0 || _held[fd].End != 0);
+
+    private void ListHeld(int fd)
+    {
+        ref HeldReceive held = ref _held[fd];
+        if (held.Listed)
+        {
+            return;
+        }
+
+        if (_heldListCount == _heldList.Length)
+        {
+            Array.Resize(ref _heldList, _heldList.Length * 2);
+            Array.Resize(ref _heldSpare, _heldList.Length);
+        }
+
+        held.Listed = true;
+        _heldList[_heldListCount++] = fd;
+    }
+
+    /// <summary>The held record of descriptor <paramref name="fd"/> for registration <paramref name="key"/>; one an ended registration left is cleared first.</summary>
+    private ref HeldReceive HeldFor(int fd, nint key)
+    {
+        if (fd >= _held.Length)
+        {
+            Array.Resize(ref _held, Math.Max(Math.Max(64, fd + 1), _held.Length * 2));
+        }
+
+        ref HeldReceive held = ref _held[fd];
+        if (held.Key != key)
+        {
+            if (held.Buffer != 0)
+            {
+                RecycleBuffer(held.Buffer - 1); // (DelChannel takes what a registration held; this is the backstop)
+            }
+
+            bool listed = held.Listed; // still in the list: the dispatch finds the new key there
+            held = default;
+            held.Key = key;
+            held.Listed = listed;
+        }
+
+        return ref held;
+    }
+
+    /// <summary>Hands buffer <paramref name="id"/> back to the kernel's ring.</summary>
+    private void RecycleBuffer(int id)
+    {
+        // Field by field: the first entry's last field is the ring's tail.
+        IoUringBuf* entry = _recvRing + (_recvTail & (ReceiveBufferCount - 1));
+        entry->Addr = (ulong)(_recvBuffers + ((long)id * ReceiveBufferBytes));
+        entry->Len = ReceiveBufferBytes;
+        entry->Bid = (ushort)id;
+        _recvTail++;
+        Volatile.Write(ref *(ushort*)((byte*)_recvRing + 14), _recvTail);
+    }
+
+    /// <summary>Registers the ring of receive buffers (IORING_REGISTER_PBUF_RING, Linux 5.19) and fills it.</summary>
+    private void SetUpReceives()
+    {
+        if (!SupportsOperation(Interop.Libc.IORING_OP_RECV) || !SupportsOperation(Interop.Libc.IORING_OP_ASYNC_CANCEL))
+        {
+            throw new PollerUnavailableException("The kernel's io_uring does not offer IORING_OP_RECV and IORING_OP_ASYNC_CANCEL (IORING_REGISTER_PROBE), which receives through the ring need; create the poller without them.");
+        }
+
+        nuint ringBytes = (nuint)(ReceiveBufferCount * sizeof(IoUringBuf));
+        _recvRing = (IoUringBuf*)NativeMemory.AlignedAlloc(ringBytes, 4096); // the kernel wants it page-aligned
+        NativeMemory.Clear(_recvRing, ringBytes);
+        _recvBuffers = (byte*)NativeMemory.AlignedAlloc((nuint)ReceiveBufferCount * ReceiveBufferBytes, 4096);
+        IoUringBufReg reg = default;
+        reg.RingAddr = (ulong)_recvRing;
+        reg.RingEntries = ReceiveBufferCount;
+        reg.Bgid = ReceiveGroup;
+        if (Interop.Libc.io_uring_register(_ringFd, Interop.Libc.IORING_REGISTER_PBUF_RING, &reg, 1) < 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            throw new PollerUnavailableException(
+                $"io_uring_register(PBUF_RING) failed ({errno}): receives through the ring need Linux 5.19; create the poller without them.",
+                new NativeCallException("io_uring_register(IORING_REGISTER_PBUF_RING)", errno));
+        }
+
+        for (int id = 0; id < ReceiveBufferCount; id++)
+        {
+            RecycleBuffer(id);
+        }
+
+        ReceivesForChannels = true;
     }
 
     /// <summary>Queues a one-shot poll for the descriptor <paramref name="state"/> names; returns the state with where it was queued.</summary>
@@ -1201,7 +1715,7 @@ public sealed unsafe class IoUringPoller : BasePoller
             return;
         }
 
-        SetBackendState(key, (nint)(QueuePoll(state, interest, key) | InKernelBit));
+        SetBackendState(key, (nint)Arm(state, interest, key));
     }
 
     private void ControlCompleted(nint key, int res)

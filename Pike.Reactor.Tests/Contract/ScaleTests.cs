@@ -123,7 +123,7 @@ public class ScaleTests
             peer.Send(new byte[1]);
         }
 
-        Wait.For(() => channels.TrueForAll(c => c.Socket!.Available > 0), "data at every channel");
+        Wait.For(() => channels.TrueForAll(c => TestChannel.HasInput(c)), "data at every channel");
         poller.Step(TimeSpan.FromSeconds(5));
 
         Assert.Equal(Channels, channels.FindAll(c => c.Reads == 1).Count);

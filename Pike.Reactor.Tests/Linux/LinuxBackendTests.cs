@@ -225,7 +225,7 @@ public class LinuxBackendTests
             peers[i].Send(new byte[1]);
         }
 
-        Wait.For(() => Array.TrueForAll(channels, c => c.Socket!.Available > 0), "data at every channel");
+        Wait.For(() => Array.TrueForAll(channels, c => TestChannel.HasInput(c)), "data at every channel");
         poller.Poll(TimeSpan.FromSeconds(5));
 
         Assert.All(channels, c => Assert.Equal(1, c.Reads));

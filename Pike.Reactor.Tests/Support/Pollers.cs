@@ -48,6 +48,9 @@ public static class Pollers
     /// <summary>io_uring with wake batching (IoUringPoller.WakeBatching, 50 µs): a lane names it in PIKE_TEST_POLLERS; Linux 6.12+.</summary>
     public const string IoUringBatching = "io_uring-batching";
 
+    /// <summary>io_uring with receives through the ring (IoUringPoller.ReceivesThroughRing): a lane names it in PIKE_TEST_POLLERS; Linux 5.19+.</summary>
+    public const string IoUringReceives = "io_uring-recv";
+
     public static IReadOnlyList<string> Names() => [.. KernelNames(), PikeStyle];
 
     /// <summary>The built-in pollers of this lane.</summary>
@@ -92,14 +95,20 @@ public static class Pollers
     [System.Diagnostics.CodeAnalysis.SuppressMessage("Performance", "CA1859", Justification = "A signature naming IoUringPoller would load the Linux assembly wherever Create is compiled.")]
     private static BasePoller CreateIoUringBatching() => new Pike.Reactor.Linux.IoUringPoller(wakeBatching: TimeSpan.FromMicroseconds(50));
 
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Performance", "CA1859", Justification = "A signature naming IoUringPoller would load the Linux assembly wherever Create is compiled.")]
+    private static BasePoller CreateIoUringReceives() => new Pike.Reactor.Linux.IoUringPoller(receiveThroughRing: true);
+
     /// <summary>The name the poller made for <paramref name="name"/> reports (its <see cref="BasePoller.Name"/>, the metrics' tag).</summary>
-    public static string Tag(string name) => name == IoUringBatching ? "io_uring" : name;
+    public static string Tag(string name) => name is IoUringBatching or IoUringReceives ? "io_uring" : name;
 
     /// <summary>A poller by name: the factory's, or the pike-style one.</summary>
     public static BasePoller Create(string name) => name switch
     {
         PikeStyle => new PikeSelectPoller(),
         IoUringBatching when OperatingSystem.IsLinux() => CreateIoUringBatching(),
+        IoUringReceives when OperatingSystem.IsLinux() => CreateIoUringReceives(),
         _ => PollerFactory.Create(name),
     };
 }

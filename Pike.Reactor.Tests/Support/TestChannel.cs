@@ -61,8 +61,20 @@ public sealed class TestChannel : Transport
             peer.Send(new byte[10]);
         }
 
-        Wait.For(() => Array.TrueForAll(pairs, p => p.Channel.Socket!.Available > 0), "data at every channel");
+        Wait.For(() => Array.TrueForAll(pairs, p => HasInput(p.Channel)), "data at every channel");
     }
+
+    /// <summary>
+    /// Whether bytes wait for <paramref name="channel"/>: in its socket, or, on a poller that
+    /// receives through the ring, brought by a receive request (held, or in a completion).
+    /// </summary>
+    public static bool HasInput(Transport channel) =>
+        channel.Socket!.Available > 0 || (OperatingSystem.IsLinux() && ReceivedThroughRing(channel));
+
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)] // the Linux type is loaded on Linux only
+    private static bool ReceivedThroughRing(Transport channel) =>
+        channel.Poller is Pike.Reactor.Linux.IoUringPoller { ReceivesThroughRing: true } ring && channel.IsRegistered && ring.HasReceived(channel.RegistrationKey);
 
     /// <summary>A client transport connecting to <paramref name="endpoint"/>.</summary>
     public static TestChannel ConnectTo(BasePoller poller, EndPoint endpoint)

@@ -19,6 +19,10 @@ namespace Pike.Reactor;
 public abstract partial class Transport : IDisposable
 {
     private bool _readingPaused;
+    private byte[]? _carried;       // bytes a backend had received for the transport when it left its poller (DelChannel)
+    private int _carriedStart;
+    private int _carriedEnd;
+    private int _carriedError;      // the errno of a receive the backend made then, not reported yet
 
     /// <summary>Creates a transport for <paramref name="poller"/>, or for <see cref="PollerFactory.Default"/> when null.</summary>
     protected Transport(BasePoller? poller = null)
@@ -182,6 +186,23 @@ public abstract partial class Transport : IDisposable
             return 0;
         }
 
+        if (_carriedEnd > _carriedStart || _carriedError != 0)
+        {
+            return TakeCarried(buffer);
+        }
+
+        int taken = Poller.TakeReceivedFor(this, buffer);
+        if (taken != BasePoller.ReceiveWithCall)
+        {
+            // The backend received for this channel (docs/io_uring.md, "Receives through the ring").
+            return taken switch
+            {
+                >= 0 => taken,
+                BasePoller.ReceivedEnd => throw new EndOfStreamException("The peer closed the connection."),
+                _ => throw new SocketException((int)Core.Interop.SocketErrors.FromErrno(-taken)),
+            };
+        }
+
         int received = socket.Receive(buffer, SocketFlags.None, out SocketError error);
         if (error == SocketError.Success)
         {
@@ -194,6 +215,51 @@ public abstract partial class Transport : IDisposable
         }
 
         throw new SocketException((int)error);
+    }
+
+    /// <summary>Whether the transport holds bytes (or an error) its poller's backend received for it before it left the poller; Recv returns them first.</summary>
+    internal bool HasCarriedInput => _carriedEnd > _carriedStart || _carriedError != 0;
+
+    /// <summary>For <see cref="BasePoller.DelChannel"/>: keeps bytes the backend received for this transport and it has not read.</summary>
+    internal void Carry(ReadOnlySpan<byte> bytes)
+    {
+        if (_carried is null || _carriedEnd + bytes.Length > _carried.Length)
+        {
+            int kept = _carriedEnd - _carriedStart;
+            byte[] grown = new byte[Math.Max(4096, (kept + bytes.Length) * 2)];
+            _carried?.AsSpan(_carriedStart, kept).CopyTo(grown);
+            _carried = grown;
+            _carriedStart = 0;
+            _carriedEnd = kept;
+        }
+
+        bytes.CopyTo(_carried.AsSpan(_carriedEnd));
+        _carriedEnd += bytes.Length;
+    }
+
+    /// <summary>For <see cref="BasePoller.DelChannel"/>: keeps a receive error the backend had not reported.</summary>
+    internal void CarryError(int errno) => _carriedError = errno;
+
+    private int TakeCarried(Span<byte> buffer)
+    {
+        if (_carriedEnd == _carriedStart)
+        {
+            int errno = _carriedError;
+            _carriedError = 0;
+            throw new SocketException((int)Core.Interop.SocketErrors.FromErrno(errno));
+        }
+
+        int taken = Math.Min(buffer.Length, _carriedEnd - _carriedStart);
+        _carried.AsSpan(_carriedStart, taken).CopyTo(buffer);
+        _carriedStart += taken;
+        if (_carriedStart == _carriedEnd)
+        {
+            _carried = null; // read whole: the memory goes
+            _carriedStart = 0;
+            _carriedEnd = 0;
+        }
+
+        return taken;
     }
 
     /// <summary>Stops reading: no <see cref="HandleRead"/> until <see cref="ResumeReading"/> (back-pressure for proxies and slow consumers).</summary>
@@ -229,6 +295,11 @@ public abstract partial class Transport : IDisposable
         {
             _readingPaused = was;
             throw;
+        }
+
+        if (was && HasCarriedInput && IsRegistered)
+        {
+            Poller.DispatchCarriedLater(this); // no kernel event will tell of bytes kept from before
         }
     }
 

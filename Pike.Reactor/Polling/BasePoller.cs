@@ -168,6 +168,11 @@ public abstract class BasePoller : IDisposable
             _channels.Remove(key);
             throw;
         }
+
+        if (transport.HasCarriedInput && !transport.ReadingPaused)
+        {
+            DispatchCarriedLater(transport); // bytes received before it left: no kernel event will tell of them
+        }
     }
 
     /// <summary>Stops watching <paramref name="transport"/>'s socket without closing it; <see cref="AddChannel"/> may add it again (a connect in progress is forgotten).</summary>
@@ -187,9 +192,14 @@ public abstract class BasePoller : IDisposable
         IoEvents applied = slot.Applied;
         try
         {
+            if (ReceivesForChannels)
+            {
+                GiveUpReceived(transport, key);
+            }
+
             if (applied != IoEvents.None && !_disposed)
             {
-                ApplyInterest(new InterestChange(transport.Socket!, slot.Handle, key, applied, IoEvents.None, false, ref slot.BackendState));
+                ApplyInterest(new InterestChange(transport.Socket!, slot.Handle, key, applied, IoEvents.None, false, ReadsStream(transport, connecting: false), ref slot.BackendState));
             }
         }
         finally
@@ -824,6 +834,84 @@ public abstract class BasePoller : IDisposable
         return false;
     }
 
+    /// <summary>A <see cref="TakeReceived"/> answer: the backend holds nothing for the channel, and the core reads with a receive call.</summary>
+    protected internal const int ReceiveWithCall = int.MinValue;
+
+    /// <summary>A <see cref="TakeReceived"/> answer: the kernel reported the end of the stream (the peer closed its end).</summary>
+    protected internal const int ReceivedEnd = int.MinValue + 1;
+
+    /// <summary>
+    /// Whether this backend receives for its channels (<see cref="TakeReceived"/>); false, the
+    /// default: <see cref="Transport.Recv(Span{byte})"/> always reads with a receive call.
+    /// </summary>
+    protected bool ReceivesForChannels { get; set; }
+
+    /// <summary>
+    /// For a backend that receives for its channels (<see cref="ReceivesForChannels"/>): hands the
+    /// channel registered under <paramref name="key"/> what the kernel received for it, as
+    /// <see cref="Transport.Recv(Span{byte})"/> reads it. Returns the bytes copied into
+    /// <paramref name="buffer"/> (never empty); 0 when nothing is to be read now (a receive
+    /// request of the backend's is out, and what comes next comes with its completion);
+    /// <see cref="ReceivedEnd"/> at the end of the stream; a negated errno for a receive that
+    /// failed (reported once); or <see cref="ReceiveWithCall"/> when the backend holds nothing and
+    /// no request of its can overtake a receive call, which the core then makes. The default
+    /// holds nothing (docs/io_uring.md, "Receives through the ring").
+    /// </summary>
+    protected virtual int TakeReceived(nint key, Span<byte> buffer) => ReceiveWithCall;
+
+    /// <summary>For <see cref="Transport.Recv(Span{byte})"/>: what the backend holds for it (a <see cref="TakeReceived"/> answer).</summary>
+    internal int TakeReceivedFor(Transport transport, Span<byte> buffer) =>
+        ReceivesForChannels && transport.IsRegistered ? TakeReceived(transport.RegistrationKey, buffer) : ReceiveWithCall;
+
+    /// <summary>
+    /// The registration of <paramref name="transport"/> ends: what the backend received for it and
+    /// it did not read goes to the transport, whose Recv returns it first (a transport re-added
+    /// later loses nothing), or, when the transport closes, back to the backend.
+    /// </summary>
+    private void GiveUpReceived(Transport transport, nint key)
+    {
+        Span<byte> chunk = stackalloc byte[1024];
+        while (true)
+        {
+            int taken = TakeReceived(key, chunk);
+            if (taken > 0)
+            {
+                if (!transport.IsClosed)
+                {
+                    transport.Carry(chunk[..taken]);
+                }
+
+                continue;
+            }
+
+            if (taken is < 0 and not ReceiveWithCall and not ReceivedEnd && !transport.IsClosed)
+            {
+                transport.CarryError(-taken); // (the end of the stream stays in the socket: a receive call sees it again)
+            }
+
+            return;
+        }
+    }
+
+    /// <summary>A HandleRead for bytes <paramref name="transport"/> carries (<see cref="Transport.HasCarriedInput"/>), at the next iteration; again while it reads and some are left.</summary>
+    internal void DispatchCarriedLater(Transport transport) => Post(() =>
+    {
+        if (!ReferenceEquals(transport.Poller, this) || !transport.IsRegistered || transport.IsClosed || transport.ReadingPaused || !transport.HasCarriedInput)
+        {
+            return;
+        }
+
+        ProcessEvent(transport.RegistrationKey, IoEvents.Read);
+        if (transport.IsRegistered && !transport.IsClosed && !transport.ReadingPaused && transport.HasCarriedInput)
+        {
+            DispatchCarriedLater(transport);
+        }
+    });
+
+    /// <summary>Whether a backend may receive for <paramref name="channel"/> (<see cref="InterestChange.ReadsStream"/>).</summary>
+    private static bool ReadsStream(Transport channel, bool connecting) =>
+        !connecting && channel is not Listener && channel.Socket is { SocketType: SocketType.Stream };
+
     /// <summary>Calls the HandleError of the channel registered under <paramref name="key"/>; a backend uses it for a registration change the kernel refused late.</summary>
     protected void ReportChannelError(nint key, Exception error)
     {
@@ -950,7 +1038,7 @@ public abstract class BasePoller : IDisposable
         slot.AppliedConnecting = connecting;
         try
         {
-            ApplyInterest(new InterestChange(slot.Channel!.Socket!, slot.Handle, key, previous, wanted, connecting, ref slot.BackendState));
+            ApplyInterest(new InterestChange(slot.Channel!.Socket!, slot.Handle, key, previous, wanted, connecting, ReadsStream(slot.Channel, connecting), ref slot.BackendState));
         }
         catch
         {

@@ -13,9 +13,10 @@ public readonly ref struct InterestChange
 {
     private readonly ref nint _state;
 
-    internal InterestChange(Socket socket, nint handle, nint key, IoEvents previous, IoEvents interest, bool connecting, ref nint state)
+    internal InterestChange(Socket socket, nint handle, nint key, IoEvents previous, IoEvents interest, bool connecting, bool readsStream, ref nint state)
     {
         Socket = socket;
+        ReadsStream = readsStream;
         Handle = handle;
         Key = key;
         Previous = previous;
@@ -41,6 +42,13 @@ public readonly ref struct InterestChange
 
     /// <summary>True while the channel connects (its write interest then stands for the connect's outcome).</summary>
     public bool Connecting { get; }
+
+    /// <summary>
+    /// True when the channel is a connected byte stream that reads with <see cref="Transport.Recv(System.Span{byte})"/>
+    /// (not a listener, a datagram socket or a connecting socket): a backend that receives for
+    /// its channels (<see cref="BasePoller.TakeReceived"/>) may receive for this one.
+    /// </summary>
+    public bool ReadsStream { get; }
 
     /// <summary>The backend's own value for this registration, kept by the core; 0 when the socket is first added.</summary>
     public ref nint State => ref _state;

@@ -14,6 +14,7 @@ public class LoopsTests
     [Theory(Skip = "the test reads /proc and runs the sample on epoll and io_uring: Linux", SkipUnless = nameof(IsLinux), SkipType = typeof(LoopsTests))]
     [InlineData("--poller epoll")]
     [InlineData("--poller io_uring --wake-batching-us 50")]
+    [InlineData("--poller io_uring --ring-receives")]
     public void Two_loops_share_one_store_and_every_INCR_counts(string poller)
     {
         Assert.SkipUnless(!poller.Contains("--wake-batching-us", StringComparison.Ordinal) || WakeBatchingAvailable(), "io_uring's wake batching is not available here (it needs Linux 6.12 and io_uring allowed)");
@@ -127,6 +128,8 @@ public class LoopsTests
     [InlineData("--wake-batching-us 50", "--wake-batching-us is an io_uring option: give --poller io_uring with it.")]
     [InlineData("--poller epoll --wake-batching-us 50", "--wake-batching-us is an io_uring option: give --poller io_uring with it.")]
     [InlineData("--poller io_uring --wake-batching-us 0", "--wake-batching-us takes 1 to 10000.")]
+    [InlineData("--ring-receives", "--ring-receives is an io_uring option: give --poller io_uring with it.")]
+    [InlineData("--poller epoll --ring-receives", "--ring-receives is an io_uring option: give --poller io_uring with it.")]
     [InlineData("--poller io_uring --wake-batching-us 10001", "--wake-batching-us takes 1 to 10000.")]
     public void Loops_options_out_of_reach_are_refused_with_a_reason(string arguments, string reason)
     {

@@ -202,17 +202,19 @@ internal static class Program
         return exit;
     }
 
-    /// <summary>The poller the options name (the factory's best when none), with io_uring's wake batching when asked for.</summary>
+    /// <summary>The poller the options name (the factory's best when none), with io_uring's wake batching and receives through the ring when asked for.</summary>
     private static BasePoller CreatePoller(ServerOptions options)
     {
-        if (options.WakeBatchingMicroseconds > 0)
+        if (options.WakeBatchingMicroseconds > 0 || options.RingReceives)
         {
             if (!OperatingSystem.IsLinux())
             {
-                throw new PollerUnavailableException("--wake-batching-us needs io_uring, which is Linux's.");
+                throw new PollerUnavailableException("--wake-batching-us and --ring-receives need io_uring, which is Linux's.");
             }
 
-            return new Pike.Reactor.Linux.IoUringPoller(wakeBatching: TimeSpan.FromMicroseconds(options.WakeBatchingMicroseconds));
+            return new Pike.Reactor.Linux.IoUringPoller(
+                wakeBatching: TimeSpan.FromMicroseconds(options.WakeBatchingMicroseconds),
+                receiveThroughRing: options.RingReceives);
         }
 
         return options.Poller is null ? PollerFactory.Create() : PollerFactory.Create(options.Poller);

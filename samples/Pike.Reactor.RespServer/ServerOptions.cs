@@ -4,7 +4,7 @@ using System.Net;
 
 namespace Pike.Reactor.RespServer;
 
-/// <summary>The command line: <c>--port N --bind ADDR --poller NAME --loops N --maxclients N --max-output-bytes N --spin-us N --wake-batching-us N --stats --demo</c>.</summary>
+/// <summary>The command line: <c>--port N --bind ADDR --poller NAME --loops N --maxclients N --max-output-bytes N --spin-us N --wake-batching-us N --ring-receives --stats --demo</c>.</summary>
 internal sealed class ServerOptions
 {
     public int Port { get; private set; }
@@ -35,6 +35,13 @@ internal sealed class ServerOptions
     public int WakeBatchingMicroseconds { get; private set; }
 
     /// <summary>
+    /// io_uring's receives through the ring (off by default): a client's bytes come with the
+    /// loop's wait into a buffer of the ring, and Recv copies them, without a receive call
+    /// (IoUringPoller.ReceivesThroughRing).
+    /// </summary>
+    public bool RingReceives { get; private set; }
+
+    /// <summary>
     /// Loops (threads, pollers) serving clients: 1, the default, is one loop as redis-server;
     /// more share the port (SO_REUSEPORT, Linux and FreeBSD) and one store, each command under
     /// the store's lock (docs/resp-server.md says why it is not sharded).
@@ -52,7 +59,7 @@ internal sealed class ServerOptions
     public const string Usage =
         """
         Pike.Reactor RESP server: an in-memory Redis-protocol server on Pike.Reactor loops (one by default).
-        usage: Pike.Reactor.RespServer [--port N] [--bind ADDR] [--poller NAME] [--loops N] [--maxclients N] [--max-output-bytes N] [--spin-us N] [--wake-batching-us N] [--stats] [--demo]
+        usage: Pike.Reactor.RespServer [--port N] [--bind ADDR] [--poller NAME] [--loops N] [--maxclients N] [--max-output-bytes N] [--spin-us N] [--wake-batching-us N] [--ring-receives] [--stats] [--demo]
           --port N              port to listen on (0 or absent: a free port, printed)
           --bind ADDR           address to listen on (default 127.0.0.1)
           --poller NAME         epoll, io_uring, poll, select, ... (default: the best for this OS)
@@ -63,6 +70,7 @@ internal sealed class ServerOptions
           --max-output-bytes N  unsent output a client may accumulate before it is dropped (default 64 MiB)
           --spin-us N           keep polling without blocking for N microseconds after the last event before sleeping (default 0: never)
           --wake-batching-us N  with --poller io_uring: let a wait hold completions back up to N microseconds (1 to 10000)
+          --ring-receives       with --poller io_uring: receive clients' bytes with the wait, into the ring's buffers
                                 to gather as many as the last wait returned (default 0: off); needs Linux 6.12
           --stats               print the server's counters when it stops
           --demo                start on a free loopback port, run a few commands through a client on the same loop, print them, exit
@@ -117,6 +125,9 @@ internal sealed class ServerOptions
                     }
 
                     break;
+                case "--ring-receives":
+                    options.RingReceives = true;
+                    break;
                 case "--loops":
                     options.Loops = Number(args, ref i);
                     if (options.Loops is < 1 or > MaxLoops)
@@ -147,6 +158,11 @@ internal sealed class ServerOptions
         if (options.WakeBatchingMicroseconds > 0 && !string.Equals(options.Poller, "io_uring", StringComparison.OrdinalIgnoreCase))
         {
             throw new FormatException("--wake-batching-us is an io_uring option: give --poller io_uring with it.");
+        }
+
+        if (options.RingReceives && !string.Equals(options.Poller, "io_uring", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new FormatException("--ring-receives is an io_uring option: give --poller io_uring with it.");
         }
 
         if (options.Loops > 1 && options.Demo)

@@ -23,7 +23,7 @@ public sealed class InProcessServer : IDisposable
         int maxClients = RespServerHost.DefaultMaxClients)
     {
         _spin = TimeSpan.FromMicroseconds(spinMicroseconds);
-        _host = new RespServerHost(PollerFactory.Create(poller), maxOutputBytes, TextWriter.Null, maxClients);
+        _host = new RespServerHost(Pollers.Create(poller), maxOutputBytes, TextWriter.Null, maxClients);
         Port = _host.Listen(new IPEndPoint(IPAddress.Loopback, 0)).Port;
         _thread = new Thread(RunLoop) { IsBackground = true, Name = $"resp-{poller}-{Port}" };
         _thread.Start();
